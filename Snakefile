@@ -1,0 +1,13 @@
+# liftgwas: deep interpretability for GWAS, compared with a classical GWAS.
+# All logic lives in workflow/; this file only includes the stages.
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/phenotypes.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/attribute.smk"
+include: "workflow/rules/gwas.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/report.smk"

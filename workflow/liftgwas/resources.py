@@ -1,0 +1,79 @@
+"""Memory and runtime estimates per job from the cohort size (N samples x M variants).
+
+Used by the rules' ``resources:`` callables, so a SLURM job asks for what it needs: a
+UK Biobank-sized job gets more than the laptop study. Attempt scaling: each retry asks
+for 1.5x more (a job killed for memory or time comes back bigger). The coefficients come
+from bench/scale.py (peak RSS and throughput measured on 2 cores); sizes are read from
+the job's inputs and fall back to a default when an input does not exist yet (Snakemake
+may evaluate resources before upstream jobs ran).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+BASE_MB = 1500  # a Python process with torch (CUDA build) and numpy loaded
+DEFAULT_SAMPLES = 10_000
+DEFAULT_SNPS = 10_000
+
+
+def n_samples(fam: str | Path) -> int:
+    try:
+        with open(fam, "rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return DEFAULT_SAMPLES
+
+
+def n_snps(mean_npy: str | Path) -> int:
+    try:
+        return int(np.load(mean_npy, mmap_mode="r").shape[0])
+    except (OSError, ValueError):
+        return DEFAULT_SNPS
+
+
+def _scale(mb: float, attempt: int) -> int:
+    return int(math.ceil(mb * 1.5 ** (attempt - 1)))
+
+
+def _hidden1(arch: str) -> int:
+    return int(arch.split("x")[0])
+
+
+def simulate_mem_mb(samples: int, block: int = 4096, attempt: int = 1) -> int:
+    # (block x N) float64 allele frequencies and draws
+    return _scale(BASE_MB + 3 * 8 * block * samples / 1e6, attempt)
+
+
+def store_mem_mb(fam, block: int = 4096, attempt: int = 1) -> int:
+    return _scale(BASE_MB + 4 * block * n_samples(fam) / 1e6, attempt)
+
+
+def train_mem_mb(fam, mean_npy, arch: str, batch_size: int, attempt: int = 1) -> int:
+    m = n_snps(mean_npy)
+    # first-layer weights + grad + 2 Adam moments + the best copy and the checkpoint copy
+    weights = 6 * 4 * m * _hidden1(arch)
+    # a decoded float32 batch, its centred copy and the prefetched next batch
+    batches = 4 * 4 * batch_size * m
+    return _scale(BASE_MB + (weights + batches) / 1e6, attempt)
+
+
+def train_runtime_min(fam, mean_npy, arch: str, max_epochs: int, attempt: int = 1) -> int:
+    # forward + backward of the first layer dominate: ~6 flops per weight per sample;
+    # 2e10 flop/s is a conservative 2-core CPU figure (a GPU is far faster)
+    flops = 6 * n_samples(fam) * 0.5 * n_snps(mean_npy) * _hidden1(arch) * max_epochs
+    return _scale(10 + flops / 2e10 / 60, attempt)
+
+
+def deeplift_mem_mb(fam, mean_npy, chunk_size: int, attempt: int = 1) -> int:
+    m = n_snps(mean_npy)
+    # inputs, baselines, gradients and attributions of one chunk, in float32
+    return _scale(BASE_MB + 8 * 4 * chunk_size * m / 1e6, attempt)
+
+
+def gwas_mem_mb(fam, attempt: int = 1, block: int = 2048) -> int:
+    # a float64 dosage block and its IRLS work arrays
+    return _scale(BASE_MB + 8 * 8 * block * n_samples(fam) / 1e6, attempt)

@@ -1,0 +1,84 @@
+"""Model selection as in the paper, and the averaging of the selected model's scores.
+
+Per selection group (a simulation setting a, or a real cohort) and trait, pick the
+architecture x L1 with the best validation log-likelihood averaged over the grid seeds
+(and, for simulations, over the group's datasets); the selected model is then retrained
+with fresh seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+GRID_COLUMNS = ["arch", "l1", "dataset", "seed", "validation_loglik"]
+
+
+def read_grid_metrics(paths: list[str | Path], keys: list[dict]) -> pd.DataFrame:
+    """One row per grid job: its coordinates (``keys``) and validation metrics."""
+    rows = []
+    for path, key in zip(paths, keys):
+        metrics = json.loads(Path(path).read_text())
+        row = dict(key)
+        for name in ("validation_loglik", "validation_auc", "validation_r2", "early_stop_loglik", "best_epoch", "seconds"):
+            if name in metrics:
+                row[name] = metrics[name]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarise_grid(grid: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd of the validation log-likelihood per architecture x L1, best first.
+
+    Ties (equal means) go to the smaller network, then to the stronger L1, so the choice
+    never depends on file order.
+    """
+    missing = [c for c in GRID_COLUMNS if c not in grid.columns]
+    if missing:
+        raise ValueError(f"grid table lacks columns {missing}")
+    summary = (
+        grid.groupby(["arch", "l1"], sort=False)["validation_loglik"]
+        .agg(mean_validation_loglik="mean", sd_validation_loglik="std", n_runs="count")
+        .reset_index()
+    )
+    if summary["mean_validation_loglik"].isna().any():
+        bad = summary.loc[summary["mean_validation_loglik"].isna(), ["arch", "l1"]].to_dict("records")
+        raise ValueError(f"validation log-likelihood is NaN for {bad}")
+    size = summary["arch"].map(lambda a: np.prod([int(h) for h in a.split("x")]))
+    summary = summary.assign(_size=size, _l1=summary["l1"].astype(float))
+    summary = summary.sort_values(
+        ["mean_validation_loglik", "_size", "_l1"], ascending=[False, True, False], kind="mergesort"
+    )
+    summary = summary.drop(columns=["_size", "_l1"]).reset_index(drop=True)
+    summary.insert(0, "rank", np.arange(1, len(summary) + 1))
+    return summary
+
+
+def select(grid: pd.DataFrame) -> dict:
+    summary = summarise_grid(grid)
+    best = summary.iloc[0]
+    return {
+        "arch": str(best["arch"]),
+        "l1": str(best["l1"]),
+        "mean_validation_loglik": float(best["mean_validation_loglik"]),
+        "n_runs": int(best["n_runs"]),
+    }
+
+
+def average_scores(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Mean (and sd) of per-run DeepLIFT scores over the retrain seeds, per SNP."""
+    if not tables:
+        raise ValueError("no score tables to average")
+    first = tables[0]
+    for t in tables[1:]:
+        if not t["variant_id"].equals(first["variant_id"]):
+            raise ValueError("score tables list different variants")
+    scores = np.column_stack([t["score"].to_numpy() for t in tables])
+    out = first[["variant_id", "chromosome", "base_pair_location"]].copy()
+    out["score"] = scores.mean(axis=1)
+    out["score_sd"] = scores.std(axis=1, ddof=1) if len(tables) > 1 else 0.0
+    out["n_seeds"] = len(tables)
+    return out

@@ -1,0 +1,25 @@
+# DeepLIFT attribution of every trained model (grid and retrain runs).
+
+
+rule deeplift:
+    input:
+        unpack(model_data_input),
+        bim="results/{dataset}/genotypes/plink.bim",
+        model="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/model.pt",
+    output:
+        scores="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/deeplift.tsv",
+        summary="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/deeplift.json",
+    params:
+        trait=lambda wc: wc.trait,
+        chunk_size=config["deeplift"]["chunk_size"],
+    log:
+        "logs/deeplift/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
+    benchmark:
+        "benchmarks/deeplift/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, input, attempt: resource_model.deeplift_mem_mb(
+            input.fam, input.mean, config["deeplift"]["chunk_size"], attempt
+        ),
+    script:
+        "../scripts/deeplift.py"

@@ -1,0 +1,22 @@
+# Baseline GWAS: per-SNP logistic/linear regression with covariates.
+
+
+rule gwas:
+    input:
+        unpack(genotype_input),
+        traits="results/{dataset}/traits.tsv",
+        covariates="results/{dataset}/covariates.tsv",
+    output:
+        sumstats="results/{dataset}/{trait}/gwas/sumstats.tsv.gz",
+    params:
+        trait=lambda wc: wc.trait,
+        kind=trait_kind,
+    log:
+        "logs/gwas/{dataset}/{trait}.log",
+    benchmark:
+        "benchmarks/gwas/{dataset}/{trait}.tsv"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, input, attempt: resource_model.gwas_mem_mb(input.fam, attempt),
+    script:
+        "../scripts/gwas.py"

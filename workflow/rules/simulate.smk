@@ -1,0 +1,45 @@
+# Simulated studies (Hao, Song & Storey 2016): PLINK genotypes, traits, truth, covariates.
+
+
+rule simulate_dataset:
+    output:
+        bed="results/{sim_dataset}/genotypes/plink.bed",
+        bim="results/{sim_dataset}/genotypes/plink.bim",
+        fam="results/{sim_dataset}/genotypes/plink.fam",
+        traits="results/{sim_dataset}/traits.tsv",
+        truth="results/{sim_dataset}/truth.tsv",
+    params:
+        n_samples=config.get("simulation", {}).get("n_samples"),
+        n_snps=config.get("simulation", {}).get("n_snps"),
+        n_causal=config.get("simulation", {}).get("n_causal"),
+        traits=config.get("simulation", {}).get("traits"),
+        sparsity=lambda wc: STUDY.datasets[wc.sim_dataset].sparsity,
+        seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
+    log:
+        "logs/simulate_dataset/{sim_dataset}.log",
+    benchmark:
+        "benchmarks/simulate_dataset/{sim_dataset}.tsv"
+    resources:
+        mem_mb=lambda wc: resource_model.simulate_mem_mb(
+            config["simulation"]["n_samples"]
+        ),
+    script:
+        "../scripts/simulate.py"
+
+
+rule simulated_covariates:
+    input:
+        bed="results/{sim_dataset}/genotypes/plink.bed",
+        bim="results/{sim_dataset}/genotypes/plink.bim",
+        fam="results/{sim_dataset}/genotypes/plink.fam",
+    output:
+        covariates="results/{sim_dataset}/covariates.tsv",
+    params:
+        n_pcs=config["gwas"]["n_pcs"],
+        seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
+    log:
+        "logs/simulated_covariates/{sim_dataset}.log",
+    benchmark:
+        "benchmarks/simulated_covariates/{sim_dataset}.tsv"
+    script:
+        "../scripts/pca.py"

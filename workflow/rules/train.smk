@@ -1,0 +1,130 @@
+# Grid training, model selection (a checkpoint), retraining and the recall table.
+
+
+rule split:
+    input:
+        fam="results/{dataset}/genotypes/plink.fam",
+    output:
+        split="results/{dataset}/split.tsv",
+    params:
+        seed=config["split"]["seed"],
+        train=config["split"]["train"],
+        early_stop=config["split"]["early_stop"],
+        validation=config["split"]["validation"],
+    log:
+        "logs/split/{dataset}.log",
+    benchmark:
+        "benchmarks/split/{dataset}.tsv"
+    script:
+        "../scripts/split.py"
+
+
+rule genotype_store:
+    input:
+        unpack(genotype_input),
+    output:
+        packed="results/{dataset}/genotypes/store.packed.npy",
+        mean="results/{dataset}/genotypes/store.mean.npy",
+    params:
+        block_size=4096,
+    log:
+        "logs/genotype_store/{dataset}.log",
+    benchmark:
+        "benchmarks/genotype_store/{dataset}.tsv"
+    resources:
+        mem_mb=lambda wc, input: resource_model.store_mem_mb(input.fam),
+    script:
+        "../scripts/build_store.py"
+
+
+rule train:
+    input:
+        unpack(model_data_input),
+    output:
+        model="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/model.pt",
+        metrics="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/metrics.json",
+    params:
+        trait=lambda wc: wc.trait,
+        kind=trait_kind,
+        arch=lambda wc: wc.arch,
+        l1=lambda wc: float(wc.l1),
+        seed=lambda wc: int(wc.seed),
+        l1_scaling=config["model"]["l1_scaling"],
+        covariates_as_inputs=config["model"]["covariates_as_inputs"],
+        batch_size=config["training"]["batch_size"],
+        learning_rate=config["training"]["learning_rate"],
+        max_epochs=config["training"]["max_epochs"],
+        patience=config["training"]["patience"],
+        # not an output: a killed job leaves it behind and the rerun resumes from it
+        checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/{wc.arch}/l1_{wc.l1}/seed_{wc.seed}/checkpoint.pt",
+    log:
+        "logs/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
+    benchmark:
+        "benchmarks/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, input, attempt: resource_model.train_mem_mb(
+            input.fam, input.mean, wc.arch, config["training"]["batch_size"], attempt
+        ),
+        runtime=lambda wc, input, attempt: resource_model.train_runtime_min(
+            input.fam, input.mean, wc.arch, config["training"]["max_epochs"], attempt
+        ),
+    script:
+        "../scripts/train.py"
+
+
+checkpoint select_model:
+    input:
+        metrics=lambda wc: [run["metrics"] for run in grid_runs(wc.group, wc.trait)],
+    output:
+        grid=report(
+            "results/selection/{group}/{trait}/grid.tsv",
+            caption="../report/grid.rst",
+            category="Model selection",
+            subcategory="{group} {trait}",
+        ),
+        selected="results/selection/{group}/{trait}/selected.json",
+    params:
+        grid_keys=lambda wc: [run["key"] for run in grid_runs(wc.group, wc.trait)],
+        retrain_seeds=config["model"]["retrain_seeds"],
+    log:
+        "logs/select_model/{group}/{trait}.log",
+    benchmark:
+        "benchmarks/select_model/{group}/{trait}.tsv"
+    script:
+        "../scripts/select_model.py"
+
+
+rule selected_scores:
+    input:
+        scores=lambda wc: [run["scores"] for run in retrain_runs(wc.dataset, wc.trait)],
+    output:
+        scores="results/{dataset}/{trait}/selected/scores.tsv",
+    log:
+        "logs/selected_scores/{dataset}/{trait}.log",
+    benchmark:
+        "benchmarks/selected_scores/{dataset}/{trait}.tsv"
+    script:
+        "../scripts/selected_scores.py"
+
+
+rule recall_table:
+    input:
+        lambda wc: [path for run in recall_runs() for path in (run["scores"], run["truth"])],
+    output:
+        runs="results/recall/deeplift_recall.tsv",
+        table=report(
+            "results/recall/table1.tsv",
+            caption="../report/recall.rst",
+            category="Recall",
+        ),
+        markdown="results/recall/table1.md",
+    params:
+        runs=lambda wc: recall_runs(),
+        top_k=config["recall"]["top_k"],
+    log:
+        "logs/recall_table.log",
+    benchmark:
+        "benchmarks/recall_table.tsv"
+    script:
+        "../scripts/recall_table.py"

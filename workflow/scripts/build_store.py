@@ -1,0 +1,11 @@
+"""Snakemake adapter: PLINK .bed -> sample-major 2-bit store (liftgwas.genostore)."""
+
+from liftgwas.genostore import build_store
+from liftgwas.runlog import log_to
+
+log_to(snakemake.log[0])
+build_store(
+    snakemake.input.bed.removesuffix(".bed"),
+    snakemake.output.packed.removesuffix(".packed.npy"),
+    block_size=snakemake.params.block_size,
+)

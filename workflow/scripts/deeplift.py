@@ -1,0 +1,49 @@
+"""Snakemake adapter: DeepLIFT scores of one trained model (liftgwas.attribution)."""
+
+import time
+
+import torch
+
+from liftgwas.atomic import write_json, write_tsv
+from liftgwas.attribution import deeplift_scores, score_table
+from liftgwas.data import load_training_data
+from liftgwas.plink import read_bim
+from liftgwas.runlog import log_to
+from liftgwas.train import device_info, load_model, pick_device
+
+log = log_to(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+p = snakemake.params
+device = pick_device()
+model, payload = load_model(snakemake.input.model, device)
+data = load_training_data(
+    snakemake.input.packed.removesuffix(".packed.npy"),
+    snakemake.input.fam,
+    snakemake.input.traits,
+    snakemake.input.covariates,
+    snakemake.input.split,
+    trait=p.trait,
+    kind=payload["kind"],
+    use_covariates=bool(payload["covariate_names"]),
+)
+start = time.perf_counter()
+result = deeplift_scores(
+    model, data, payload["reference"], split="validation", chunk_size=p.chunk_size, device=device
+)
+seconds = time.perf_counter() - start
+write_tsv(snakemake.output.scores, score_table(read_bim(snakemake.input.bim), result))
+write_json(
+    snakemake.output.summary,
+    {
+        "n_samples": result.n_samples,
+        "max_convergence_delta": result.max_convergence_delta,
+        "seconds": seconds,
+        **device_info(device),
+    },
+)
+log.info(
+    "DeepLIFT on %d samples in %.1f s, max convergence delta %.2e",
+    result.n_samples,
+    seconds,
+    result.max_convergence_delta,
+)

@@ -1,0 +1,44 @@
+"""Snakemake adapter: train one grid point (liftgwas.train), resuming from its checkpoint."""
+
+from pathlib import Path
+
+import torch
+
+from liftgwas.atomic import write_json
+from liftgwas.data import load_training_data
+from liftgwas.runlog import log_to
+from liftgwas.train import TrainSettings, pick_device, save_model, train_model
+
+log = log_to(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+p = snakemake.params
+data = load_training_data(
+    snakemake.input.packed.removesuffix(".packed.npy"),
+    snakemake.input.fam,
+    snakemake.input.traits,
+    snakemake.input.covariates,
+    snakemake.input.split,
+    trait=p.trait,
+    kind=p.kind,
+    use_covariates=p.covariates_as_inputs,
+)
+settings = TrainSettings(
+    arch=p.arch,
+    l1=p.l1,
+    l1_scaling=p.l1_scaling,
+    seed=p.seed,
+    batch_size=p.batch_size,
+    learning_rate=p.learning_rate,
+    max_epochs=p.max_epochs,
+    patience=p.patience,
+)
+device = pick_device()
+log.info("training %s on %s: %s", p.trait, device, settings)
+checkpoint = Path(p.checkpoint)
+model, metrics = train_model(data, settings, checkpoint_path=checkpoint, device=device)
+save_model(snakemake.output.model, model, data, settings)
+write_json(snakemake.output.metrics, metrics)
+checkpoint.unlink(missing_ok=True)  # the finished model supersedes it
+log.info(
+    "validation log-likelihood %.5f (best epoch %d)", metrics["validation_loglik"], metrics["best_epoch"]
+)
