@@ -182,7 +182,9 @@ def encode_bed_block(dosages: np.ndarray) -> bytes:
     """Pack int8 dosages of shape (n_variants, n_samples) into SNP-major .bed bytes."""
     dosages = np.asarray(dosages)
     n_var, n = dosages.shape
-    padded = np.full((n_var, (n + 3) // 4 * 4), 3, dtype=np.uint8)  # pad with code index 3 (-1)
+    # PLINK pads the last byte of each variant with zero bits (index 2 encodes as 00);
+    # plink2 2.00a3.5 does not mask the padding and miscounts alleles when it is nonzero.
+    padded = np.full((n_var, (n + 3) // 4 * 4), 2, dtype=np.uint8)
     idx = dosages.astype(np.int16)
     idx[idx < 0] = 3
     padded[:, :n] = idx
