@@ -1,0 +1,441 @@
+"""GWAS versus DeepLIFT: rankings, top hits, agreement and top-k recall.
+
+Both methods give one number per SNP where larger means "more associated": the GWAS
+−log10 p and the DeepLIFT score (mean |attribution|). Everything here compares the two
+rankings those numbers induce.
+
+Ranking rules, shared with :mod:`liftgwas.recall` (the lead's recall table) so that
+every table and plot of the project agrees:
+
+* a SNP without a value (NA p-value of a monomorphic SNP, NA score) ranks after every
+  SNP with a value;
+* the top-k of a method is taken by value, ties broken by the input (.bim) order
+  (``recall.top_k``), so a table and a plot made from the same inputs label the same
+  SNPs, and top-k recall is ``recall.topk_recall`` on that ranking;
+* the rank reported for a SNP is the competition rank ("1224"): tied SNPs share the
+  best rank of their tie.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .recall import top_k, topk_recall
+
+__all__ = [
+    "deeplift_strength",
+    "gwas_strength",
+    "rank_descending",
+    "ranking_agreement",
+    "read_deeplift_recall",
+    "read_scores",
+    "read_selected",
+    "read_sumstats",
+    "read_truth",
+    "recall_summary",
+    "recall_summary_markdown",
+    "spearman_correlation",
+    "top_hits_table",
+    "top_k_ids",
+    "topk_recall",
+]
+
+SUMSTATS_REQUIRED = ["chromosome", "base_pair_location", "variant_id", "p_value"]
+SCORES_REQUIRED = ["variant_id", "chromosome", "base_pair_location", "score"]
+TRUTH_REQUIRED = ["variant_id", "beta"]
+DEEPLIFT_RECALL_REQUIRED = ["group", "sparsity", "trait", "arch", "l1", "dataset", "seed", "k", "recall"]
+METHODS = ("gwas", "deeplift")
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _read_tsv(path: str | Path, required: list[str], kind: str) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, f"{kind} file not found")
+    try:
+        df = pd.read_csv(path, sep="\t", dtype={"variant_id": str, "chromosome": str}, na_values=["NA"])
+    except pd.errors.EmptyDataError:
+        raise InputError(path, f"{kind} file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
+        raise InputError(path, f"cannot parse {kind} as a tab-separated table: {error}") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(
+            path,
+            f"missing column(s) {', '.join(missing)} (header has: {' '.join(map(str, df.columns))})",
+            line=1,
+        )
+    return df
+
+
+def _check_numeric(path: str | Path, df: pd.DataFrame, column: str, allow_na: bool) -> None:
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna() & (df[column].notna() if allow_na else True)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(path, f"'{df[column].iloc[i]}' is not a number", line=i + 2, field=column)
+    df[column] = values.astype(float)
+
+
+def _check_unique_ids(path: str | Path, df: pd.DataFrame) -> None:
+    dup = df["variant_id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(path, f"duplicate variant_id '{df['variant_id'].iloc[i]}'", line=i + 2, field="variant_id")
+
+
+def read_sumstats(path: str | Path) -> pd.DataFrame:
+    """GWAS-SSF summary statistics (plain or .gz); p_value may be NA (e.g. monomorphic SNPs)."""
+    df = _read_tsv(path, SUMSTATS_REQUIRED, "summary statistics")
+    _check_numeric(path, df, "p_value", allow_na=True)
+    _check_numeric(path, df, "base_pair_location", allow_na=False)
+    if "neg_log10_p_value" in df.columns:
+        _check_numeric(path, df, "neg_log10_p_value", allow_na=True)
+    p = df["p_value"]
+    out_of_range = p.notna() & ((p < 0) | (p > 1))
+    if out_of_range.any():
+        i = int(np.flatnonzero(out_of_range.to_numpy())[0])
+        raise InputError(path, f"p-value {p.iloc[i]} outside [0, 1]", line=i + 2, field="p_value")
+    _check_unique_ids(path, df)
+    return df
+
+
+def read_scores(path: str | Path) -> pd.DataFrame:
+    """A per-SNP DeepLIFT score table (one run, or the selected model's mean over seeds)."""
+    df = _read_tsv(path, SCORES_REQUIRED, "DeepLIFT score")
+    _check_numeric(path, df, "score", allow_na=True)
+    _check_numeric(path, df, "base_pair_location", allow_na=False)
+    _check_unique_ids(path, df)
+    return df
+
+
+def read_truth(path: str | Path) -> list[str]:
+    """The causal variant ids of a simulated dataset."""
+    df = _read_tsv(path, TRUTH_REQUIRED, "truth")
+    _check_numeric(path, df, "beta", allow_na=False)
+    _check_unique_ids(path, df)
+    # a row with beta 0 is not causal (the same rule as liftgwas.recall)
+    causal = df.loc[df["beta"] != 0, "variant_id"].tolist()
+    if not causal:
+        raise InputError(path, "truth table lists no causal SNP (no row with beta != 0)")
+    return causal
+
+
+def read_selected(path: str | Path) -> dict:
+    """The selected model of a setting: {"arch": ..., "l1": ..., "retrain_seeds": [...]}."""
+    path = Path(path)
+    try:
+        selected = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "selected-model file not found") from None
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
+    for key in ("arch", "l1", "retrain_seeds"):
+        if key not in selected:
+            raise InputError(path, "missing key", field=key)
+    if not isinstance(selected["retrain_seeds"], list) or not selected["retrain_seeds"]:
+        raise InputError(path, "must be a non-empty list of seeds", field="retrain_seeds")
+    return selected
+
+
+def read_deeplift_recall(path: str | Path) -> pd.DataFrame:
+    """The lead's per-run recall table (one row per retrain run of the selected model)."""
+    df = _read_tsv(path, DEEPLIFT_RECALL_REQUIRED, "DeepLIFT recall")
+    for column in ("sparsity", "recall", "k"):
+        _check_numeric(path, df, column, allow_na=False)
+    df["group"] = df["group"].astype(str)
+    df["trait"] = df["trait"].astype(str)
+    df["arch"] = df["arch"].astype(str)
+    df["l1"] = df["l1"].astype(str)
+    df["seed"] = df["seed"].astype(str)  # an int, or "ensemble" for the seed-averaged score
+    return df
+
+
+# ---------------------------------------------------------------------------- rankings
+
+
+def gwas_strength(sumstats: pd.DataFrame) -> pd.Series:
+    """−log10 p per SNP (indexed by variant_id); the stored −log10 p is preferred because it
+    keeps p-values below the float range (p = 0 in p_value) apart."""
+    if "neg_log10_p_value" in sumstats.columns:
+        values = pd.to_numeric(sumstats["neg_log10_p_value"], errors="coerce").to_numpy(float)
+    else:
+        with np.errstate(divide="ignore"):
+            values = -np.log10(pd.to_numeric(sumstats["p_value"], errors="coerce").to_numpy(float))
+    return pd.Series(values, index=pd.Index(sumstats["variant_id"].astype(str), name="variant_id"), name="gwas")
+
+
+def deeplift_strength(scores: pd.DataFrame) -> pd.Series:
+    """The DeepLIFT score per SNP (indexed by variant_id)."""
+    values = pd.to_numeric(scores["score"], errors="coerce").to_numpy(float)
+    return pd.Series(values, index=pd.Index(scores["variant_id"].astype(str), name="variant_id"), name="deeplift")
+
+
+def top_k_ids(strength: pd.Series, k: int) -> list[str]:
+    """The k strongest SNPs: ties in input order, NaN after every value (``recall.top_k``)."""
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    return top_k(strength.astype(float).fillna(-np.inf), k)
+
+
+def rank_descending(strength: pd.Series) -> pd.Series:
+    """Competition rank (1 = strongest; tied SNPs share their best rank; NaN rank last)."""
+    values = strength.to_numpy(float)
+    has_value = ~np.isnan(values)
+    ranks = np.full(len(values), int(has_value.sum()) + 1, dtype=np.int64)
+    if has_value.any():
+        ranks[has_value] = pd.Series(-values[has_value]).rank(method="min").to_numpy().astype(np.int64)
+    return pd.Series(ranks, index=strength.index, name=f"{strength.name}_rank")
+
+
+def spearman_correlation(a: pd.Series, b: pd.Series) -> float:
+    """Spearman's rho of two strengths over their shared SNPs with values in both (average
+    ranks for ties, as scipy.stats.spearmanr)."""
+    joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
+    # an infinite −log10 p still has a well-defined rank; only NaN is dropped
+    if len(joined) < 2:
+        return math.nan
+    ranks = joined.rank(method="average")
+    ra, rb = ranks["a"].to_numpy(), ranks["b"].to_numpy()
+    if ra.std() == 0 or rb.std() == 0:
+        return math.nan
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+# -------------------------------------------------------------------------- comparison
+
+
+def top_hits_table(
+    sumstats: pd.DataFrame,
+    scores: pd.DataFrame,
+    k: int,
+    causal_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The top-k SNPs of each method with their rank in the other method.
+
+    One row per (method, SNP): method, rank (in that method), variant_id, chromosome,
+    base_pair_location, neg_log10_p, gwas_rank, deeplift_score, deeplift_rank,
+    in_other_top_k and, when ``causal_ids`` is given, causal. A SNP absent from the other
+    method's table has rank NA there.
+    """
+    gwas = gwas_strength(sumstats)
+    deeplift = deeplift_strength(scores)
+    positions = pd.concat(
+        [
+            scores.set_index(scores["variant_id"].astype(str))[["chromosome", "base_pair_location"]],
+            sumstats.set_index(sumstats["variant_id"].astype(str))[["chromosome", "base_pair_location"]],
+        ]
+    )
+    positions = positions[~positions.index.duplicated(keep="first")]
+    gwas_rank = rank_descending(gwas)
+    deeplift_rank = rank_descending(deeplift)
+    top = {"gwas": top_k_ids(gwas, k), "deeplift": top_k_ids(deeplift, k)}
+    causal = set(map(str, causal_ids)) if causal_ids is not None else None
+    rows = []
+    for method in METHODS:
+        other = top["deeplift" if method == "gwas" else "gwas"]
+        for position, variant in enumerate(top[method], start=1):
+            row = {
+                "method": method,
+                "rank": position,
+                "variant_id": variant,
+                "chromosome": positions.at[variant, "chromosome"],
+                "base_pair_location": int(positions.at[variant, "base_pair_location"]),
+                "neg_log10_p": gwas.get(variant, math.nan),
+                "gwas_rank": gwas_rank.get(variant, pd.NA),
+                "deeplift_score": deeplift.get(variant, math.nan),
+                "deeplift_rank": deeplift_rank.get(variant, pd.NA),
+                "in_other_top_k": variant in other,
+            }
+            if causal is not None:
+                row["causal"] = variant in causal
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    for column in ("gwas_rank", "deeplift_rank"):
+        table[column] = table[column].astype("Int64")
+    return table
+
+
+def ranking_agreement(
+    sumstats: pd.DataFrame,
+    scores: pd.DataFrame,
+    k: int,
+    causal_ids: Iterable[str] | None = None,
+) -> dict:
+    """How much the two rankings agree, and (with a truth) how well each finds the causal SNPs.
+
+    Keys: k, n_gwas, n_deeplift, n_shared, spearman_rho, topk_overlap (SNPs in both
+    top-k lists), topk_overlap_fraction (overlap / k), n_causal, gwas_recall,
+    deeplift_recall (NaN without ``causal_ids``).
+    """
+    gwas = gwas_strength(sumstats)
+    deeplift = deeplift_strength(scores)
+    shared = gwas.index.intersection(deeplift.index)
+    if len(shared) == 0:
+        raise ValueError("the summary statistics and the DeepLIFT scores share no variant_id")
+    overlap = len(set(top_k_ids(gwas, k)) & set(top_k_ids(deeplift, k)))
+    result = {
+        "k": int(k),
+        "n_gwas": int(len(gwas)),
+        "n_deeplift": int(len(deeplift)),
+        "n_shared": int(len(shared)),
+        "spearman_rho": spearman_correlation(gwas, deeplift),
+        "topk_overlap": int(overlap),
+        "topk_overlap_fraction": overlap / k if k else math.nan,
+        "n_causal": math.nan,
+        "gwas_recall": math.nan,
+        "deeplift_recall": math.nan,
+    }
+    if causal_ids is not None:
+        causal = list(map(str, causal_ids))
+        result["n_causal"] = len(set(causal))
+        result["gwas_recall"] = topk_recall(gwas, causal, k)
+        result["deeplift_recall"] = topk_recall(deeplift, causal, k)
+    return result
+
+
+# ----------------------------------------------------------------- summary over settings
+
+SUMMARY_COLUMNS = [
+    "group",
+    "sparsity",
+    "trait",
+    "k",
+    "arch",
+    "l1",
+    "n_datasets",
+    "gwas_recall_mean",
+    "gwas_recall_sd",
+    "n_deeplift_runs",
+    "deeplift_recall_mean",
+    "deeplift_recall_sd",
+    "deeplift_ensemble_recall_mean",
+    "deeplift_ensemble_recall_sd",
+]
+
+
+def _mean_sd(values: pd.Series) -> tuple[float, float, int]:
+    values = values.dropna().astype(float)
+    n = len(values)
+    mean = float(values.mean()) if n else math.nan
+    sd = float(values.std(ddof=1)) if n > 1 else math.nan
+    return mean, sd, n
+
+
+def recall_summary(agreement: pd.DataFrame, deeplift_runs: pd.DataFrame, k: int) -> pd.DataFrame:
+    """GWAS versus DeepLIFT top-k recall for every simulation setting and trait.
+
+    ``agreement``: one row per simulated dataset × trait with columns group, sparsity,
+    dataset, trait, k, gwas_recall, deeplift_recall (the recall of the selected model's
+    seed-averaged scores, i.e. the ensemble). ``deeplift_runs``: the per-retrain-run recall
+    table (group sparsity trait arch l1 dataset seed k recall; rows with seed "ensemble"
+    are ignored).
+
+    Returns one row per (group, trait): GWAS recall mean and sd over datasets, DeepLIFT
+    recall mean and sd over every retrain run, and the ensemble's recall mean and sd over
+    datasets (sd is sample sd; NaN with one value).
+    """
+    for name, df, column in (("agreement", agreement, "k"), ("DeepLIFT recall", deeplift_runs, "k")):
+        other_k = sorted(set(pd.to_numeric(df[column]).astype(int)) - {int(k)})
+        if other_k:
+            raise ValueError(f"{name} table has k = {other_k}, expected k = {k} for every row")
+    # the recall table also holds the seed-averaged ("ensemble") score per dataset: it is
+    # reported from ``agreement`` here, so only the single retrain runs are kept
+    single_runs = deeplift_runs[deeplift_runs["seed"].astype(str) != "ensemble"]
+    rows = []
+    for (group, trait), block in agreement.groupby(["group", "trait"], sort=True):
+        runs = single_runs[(single_runs["group"] == group) & (single_runs["trait"] == trait)]
+        gwas_mean, gwas_sd, n_datasets = _mean_sd(block["gwas_recall"])
+        ensemble_mean, ensemble_sd, _ = _mean_sd(block["deeplift_recall"])
+        run_mean, run_sd, n_runs = _mean_sd(runs["recall"])
+        models = sorted(set(zip(runs["arch"], runs["l1"])))
+        rows.append(
+            {
+                "group": group,
+                "sparsity": float(block["sparsity"].iloc[0]),
+                "trait": trait,
+                "k": int(k),
+                "arch": ";".join(m[0] for m in models) if models else "NA",
+                "l1": ";".join(m[1] for m in models) if models else "NA",
+                "n_datasets": n_datasets,
+                "gwas_recall_mean": gwas_mean,
+                "gwas_recall_sd": gwas_sd,
+                "n_deeplift_runs": n_runs,
+                "deeplift_recall_mean": run_mean,
+                "deeplift_recall_sd": run_sd,
+                "deeplift_ensemble_recall_mean": ensemble_mean,
+                "deeplift_ensemble_recall_sd": ensemble_sd,
+            }
+        )
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return summary.sort_values(["trait", "sparsity", "group"], kind="stable").reset_index(drop=True)
+
+
+def _format_mean_sd(mean: float, sd: float, n: int) -> str:
+    if n == 0 or math.isnan(mean):
+        return "NA"
+    if n == 1 or math.isnan(sd):
+        return f"{mean:.2f} (n={n})"
+    return f"{mean:.2f} ± {sd:.2f} (n={n})"
+
+
+def recall_summary_markdown(summary: pd.DataFrame) -> str:
+    """The summary as a Markdown table (mean ± sd (n))."""
+    header = (
+        "| setting | a | trait | k | selected model (arch, L1) | GWAS recall (datasets) "
+        "| DeepLIFT recall (retrain runs) | DeepLIFT ensemble recall (datasets) |\n"
+        "|---|---:|---|---:|---|---:|---:|---:|\n"
+    )
+    lines = []
+    for row in summary.itertuples(index=False):
+        lines.append(
+            f"| {row.group} | {row.sparsity:g} | {row.trait} | {row.k} | {row.arch}, {row.l1} "
+            f"| {_format_mean_sd(row.gwas_recall_mean, row.gwas_recall_sd, row.n_datasets)} "
+            f"| {_format_mean_sd(row.deeplift_recall_mean, row.deeplift_recall_sd, row.n_deeplift_runs)} "
+            f"| {_format_mean_sd(row.deeplift_ensemble_recall_mean, row.deeplift_ensemble_recall_sd, row.n_datasets)} |"
+        )
+    note = (
+        "\nTop-k recall: the fraction of the causal SNPs among the k highest-ranked SNPs "
+        "(GWAS by p-value, DeepLIFT by mean |attribution|). DeepLIFT recall is over every "
+        "retrain run of the selected model; the ensemble row ranks SNPs by the score averaged "
+        "over those runs.\n"
+    )
+    return "# Top-k recall: GWAS versus DeepLIFT\n\n" + header + "\n".join(lines) + "\n" + note
+
+
+def table_html(table: pd.DataFrame, title: str, note: str = "") -> str:
+    """A self-contained HTML page showing ``table`` (the HTML report embeds HTML pages but
+    only offers TSV files for download)."""
+    from html import escape
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return "NA" if math.isnan(value) else f"{value:.4g}"
+        if value is pd.NA or value is None:
+            return "NA"
+        return escape(str(value))
+
+    header = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in table.itertuples(index=False)
+    )
+    style = (
+        "body{font-family:sans-serif;font-size:13px;margin:1em}"
+        "table{border-collapse:collapse}th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
+        "th{border-bottom:2px solid #444}td:first-child,th:first-child{text-align:left}"
+    )
+    note_html = f"<p>{escape(note)}</p>" if note else ""
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{style}</style></head>\n<body><h3>{escape(title)}</h3>{note_html}\n"
+        f"<table><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table></body></html>\n"
+    )
