@@ -11,3 +11,9 @@ include: "workflow/rules/attribute.smk"
 include: "workflow/rules/gwas.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
+
+
+# The default target (Snakemake honours a default target only in this top-level file).
+rule all:
+    input:
+        lambda wc: final_targets() + extra_targets(),

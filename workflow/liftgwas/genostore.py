@@ -5,9 +5,10 @@ across *all* variants. After QC the genotypes are converted once into a sample-m
 store with the same 2-bit codes as the .bed (4 genotypes per byte, so 35 GB for UK
 Biobank chromosome 10 instead of 556 GB as float32):
 
-* ``<prefix>.packed.npy``: uint8 array (N samples, ceil(M / 4)), a plain .npy file that
-  numpy memory-maps (``np.load(mmap_mode="r")``): no extra dependency, random row access
-  is one contiguous read of M/4 bytes, and the page cache does the rest;
+* ``<prefix>.packed.npy``: uint8 array (N samples, ceil(M / 4)), a plain .npy file (any
+  numpy can open or memory-map it; no zarr dependency). A sample is one contiguous run of
+  M/4 bytes, so a random mini-batch is one positioned read per sample and the page
+  cache does the rest;
 * ``<prefix>.mean.npy``: float32 mean dosage per variant over non-missing calls, used to
   mean-impute missing calls (and as the DeepLIFT reference input by default).
 
@@ -18,7 +19,8 @@ Decoding a batch is one lookup-table gather (no Python loop per genotype).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -46,34 +48,79 @@ def _pack_codes(codes: np.ndarray) -> np.ndarray:
     return c[..., 0] | (c[..., 1] << 2) | (c[..., 2] << 4) | (c[..., 3] << 6)
 
 
-def build_store(bed_prefix: str | Path, out_prefix: str | Path, block_size: int = 4096) -> None:
-    """Convert a PLINK fileset to the sample-major store, streaming over variant blocks."""
+def _npy_data_offset(path: Path) -> tuple[tuple[int, ...], int]:
+    """Shape and byte offset of the data in a C-ordered uint8 .npy file."""
+    with open(path, "rb") as handle:
+        major, _ = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        if fortran or dtype != np.uint8:
+            raise ValueError(f"{path}: expected a C-ordered uint8 array")
+        return shape, handle.tell()
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while len(data):
+        written = os.pwrite(fd, data, offset)
+        data, offset = data[written:], offset + written
+
+
+def _pread_into(fd: int, out: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(out):
+        got = os.preadv(fd, [out[done:]], offset + done)
+        if got == 0:
+            raise EOFError(f"genotype store ended early at byte {offset + done}")
+        done += got
+
+
+def default_block_size(n_samples: int, budget_bytes: int = 256 * 2**20) -> int:
+    """Variants per conversion block so that the block's arrays stay within the budget."""
+    return int(max(4, min(16384, budget_bytes // (3 * max(n_samples, 1)))) // 4 * 4)
+
+
+def build_store(bed_prefix: str | Path, out_prefix: str | Path, block_size: int | None = None) -> None:
+    """Convert a PLINK fileset to the sample-major store, streaming over variant blocks.
+
+    Memory is O(N x block_size) whatever M is; the default block size keeps it near
+    256 MB. Output is written with positioned writes (not a memory map, whose dirty pages
+    would count towards the job's resident memory).
+    """
     bed = Bed(bed_prefix)
     n, m = bed.n_samples, bed.n_snps
+    block_size = default_block_size(n) if block_size is None else block_size
     block_size = max(4, block_size - block_size % 4)  # blocks must start on a byte boundary
     packed_path, mean_path = store_paths(out_prefix)
+    row_bytes = (m + 3) // 4
     total = np.zeros(m, dtype=np.float64)
     count = np.zeros(m, dtype=np.int64)
     with atomic_path(packed_path) as tmp_packed:
-        out = np.lib.format.open_memmap(tmp_packed, mode="w+", dtype=np.uint8, shape=(n, (m + 3) // 4))
-        for start in range(0, m, block_size):
-            stop = min(start + block_size, m)
-            raw = bed._data[start:stop]  # (B, ceil(N/4)) .bed bytes
-            codes = _BYTE_TO_CODES[raw].reshape(stop - start, -1)[:, :n]  # (B, N)
-            # per-variant sums for the means: code 0 -> 2, 2 -> 1, 3 -> 0, 1 -> missing
-            hom_a1 = (codes == 0).sum(axis=1)
-            het = (codes == 2).sum(axis=1)
-            missing = (codes == 1).sum(axis=1)
-            total[start:stop] = 2 * hom_a1 + het
-            count[start:stop] = n - missing
-            sample_major = np.ascontiguousarray(codes.T)  # (N, B)
-            if sample_major.shape[1] % 4:
-                pad = np.ones((n, 4 - sample_major.shape[1] % 4), dtype=np.uint8)  # pad = missing
-                sample_major = np.concatenate([sample_major, pad], axis=1)
-            out[:, start // 4 : start // 4 + sample_major.shape[1] // 4] = _pack_codes(sample_major)
-            log.info("store: %d / %d variants", stop, m)
-        out.flush()
-        del out
+        header = np.lib.format.open_memmap(tmp_packed, mode="w+", dtype=np.uint8, shape=(n, row_bytes))
+        del header  # only used to write a valid .npy header and size the file
+        _, data_offset = _npy_data_offset(tmp_packed)
+        fd = os.open(tmp_packed, os.O_WRONLY)
+        try:
+            for start in range(0, m, block_size):
+                stop = min(start + block_size, m)
+                raw = bed.read_raw(start, stop)  # (B, ceil(N/4)) .bed bytes
+                codes = _BYTE_TO_CODES[raw].reshape(stop - start, -1)[:, :n]  # (B, N)
+                # per-variant sums for the means: code 0 -> 2, 2 -> 1, 3 -> 0, 1 -> missing
+                total[start:stop] = 2 * (codes == 0).sum(axis=1) + (codes == 2).sum(axis=1)
+                count[start:stop] = n - (codes == 1).sum(axis=1)
+                sample_major = np.ascontiguousarray(codes.T)  # (N, B)
+                if sample_major.shape[1] % 4:
+                    pad = np.ones((n, 4 - sample_major.shape[1] % 4), dtype=np.uint8)  # pad = missing
+                    sample_major = np.concatenate([sample_major, pad], axis=1)
+                packed = np.ascontiguousarray(_pack_codes(sample_major))  # (N, B/4)
+                view = memoryview(packed).cast("B")
+                width = packed.shape[1]
+                column = data_offset + start // 4
+                for row in range(n):
+                    _pwrite_all(fd, view[row * width : (row + 1) * width], column + row * row_bytes)
+                log.info("store: %d / %d variants", stop, m)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
     with atomic_path(mean_path) as tmp_mean:
@@ -81,42 +128,49 @@ def build_store(bed_prefix: str | Path, out_prefix: str | Path, block_size: int 
             np.save(handle, mean)
 
 
-@dataclass
 class GenotypeStore:
-    """Read access to a sample-major store; rows are samples in .fam order."""
+    """Read access to a sample-major store; rows are samples in .fam order.
 
-    packed: np.ndarray  # memory-mapped (N, ceil(M/4)) uint8
-    mean: np.ndarray  # (M,) float32
-    n_snps: int
+    Rows are fetched with positioned reads, so resident memory is the batch being decoded,
+    not the part of the file touched so far (as it would be with a memory map).
+    """
+
+    def __init__(self, packed_path: Path, mean: np.ndarray):
+        (n, row_bytes), self._offset = _npy_data_offset(packed_path)
+        if row_bytes != (len(mean) + 3) // 4:
+            raise ValueError(f"{packed_path}: {row_bytes} bytes per sample do not fit {len(mean)} variants")
+        self.path = packed_path
+        self.mean = mean
+        self.n_snps = len(mean)
+        self.n_samples = n
+        self.row_bytes = row_bytes
+        self._fd = os.open(packed_path, os.O_RDONLY)
+        self._closer = weakref.finalize(self, os.close, self._fd)
 
     @classmethod
     def open(cls, prefix: str | Path) -> "GenotypeStore":
         packed_path, mean_path = store_paths(prefix)
-        mean = np.load(mean_path)
-        packed = np.load(packed_path, mmap_mode="r")
-        if packed.shape[1] != (len(mean) + 3) // 4:
-            raise ValueError(f"{packed_path}: {packed.shape[1]} bytes per sample do not fit {len(mean)} variants")
-        return cls(packed=packed, mean=mean, n_snps=len(mean))
+        return cls(packed_path, np.load(mean_path))
 
-    @property
-    def n_samples(self) -> int:
-        return self.packed.shape[0]
+    def read_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Packed bytes of the given rows (in the given order), shape (len(rows), M/4)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.row_bytes), dtype=np.uint8)
+        view = memoryview(out).cast("B")
+        order = np.argsort(rows, kind="stable")  # read the file front to back
+        for i in order:
+            _pread_into(self._fd, view[i * self.row_bytes : (i + 1) * self.row_bytes], self._offset + int(rows[i]) * self.row_bytes)
+        return out
 
     def decode(self, rows: np.ndarray, impute: bool = True) -> np.ndarray:
         """float32 dosages (len(rows), M); missing calls mean-imputed (or NaN)."""
-        rows = np.asarray(rows)
-        order = np.argsort(rows, kind="stable")  # read the memory map front to back
-        raw = self.packed[rows[order]]
-        x = _BYTE_TO_FLOATS[raw].reshape(len(rows), -1)[:, : self.n_snps]
+        x = _BYTE_TO_FLOATS[self.read_rows(rows)].reshape(len(rows), -1)[:, : self.n_snps]
         if impute:
             missing = np.isnan(x)
             if missing.any():
                 x[missing] = np.broadcast_to(self.mean, x.shape)[missing]
-        out = np.empty_like(x)
-        out[order] = x
-        return out
+        return x
 
     def decode_int8(self, rows: np.ndarray) -> np.ndarray:
         """int8 dosages (len(rows), M) with -1 for missing (exact, for tests and tools)."""
-        raw = self.packed[np.asarray(rows)]
-        return BYTE_TO_DOSAGES[raw].reshape(len(rows), -1)[:, : self.n_snps]
+        return BYTE_TO_DOSAGES[self.read_rows(rows)].reshape(len(rows), -1)[:, : self.n_snps]

@@ -12,6 +12,8 @@ pandas-plink and bed-reader are the reference readers in the tests.
 
 from __future__ import annotations
 
+import os
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -148,9 +150,10 @@ class Bed:
                 f"x ceil({self.n_samples} samples / 4) = {expected} bytes from the .bim and .fam",
             )
         self.bytes_per_snp = (self.n_samples + 3) // 4
-        self._data = np.memmap(
-            self.bed_path, dtype=np.uint8, mode="r", offset=3, shape=(self.n_snps, self.bytes_per_snp)
-        )
+        # positioned reads (os.pread), not a memory map: mapped pages count towards the
+        # job's resident memory, so a pass over a 35 GB .bed would look like 35 GB of RSS
+        self._fd = os.open(self.bed_path, os.O_RDONLY)
+        self._closer = weakref.finalize(self, os.close, self._fd)
 
     @property
     def n_samples(self) -> int:
@@ -166,11 +169,24 @@ class Bed:
         ``samples`` optionally selects sample rows (integer indices into the .fam).
         """
         stop = self.n_snps if stop is None else stop
-        block = BYTE_TO_DOSAGES[self._data[start:stop]]  # (B, bytes, 4)
+        block = BYTE_TO_DOSAGES[self.read_raw(start, stop)]  # (B, bytes, 4)
         block = block.reshape(stop - start, -1)[:, : self.n_samples]
         if samples is not None:
             block = block[:, samples]
         return np.ascontiguousarray(block)
+
+    def read_raw(self, start: int, stop: int) -> np.ndarray:
+        """The .bed bytes of variants ``start:stop``, shape (n_variants, ceil(N / 4))."""
+        size = (stop - start) * self.bytes_per_snp
+        buffer = bytearray(size)
+        view, done = memoryview(buffer), 0
+        offset = 3 + start * self.bytes_per_snp
+        while done < size:  # pread may return less than asked for
+            got = os.preadv(self._fd, [view[done:]], offset + done)
+            if got == 0:
+                raise InputError(self.bed_path, f"unexpected end of file reading variants {start}-{stop}")
+            done += got
+        return np.frombuffer(buffer, dtype=np.uint8).reshape(stop - start, self.bytes_per_snp)
 
     def iter_blocks(self, block_size: int, samples: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (first variant index, dosages) for consecutive variant blocks."""

@@ -153,12 +153,6 @@ def final_targets():
     return targets
 
 
-rule all:
-    input:
-        lambda wc: final_targets() + extra_targets(),
-    default_target: True
-
-
 def extra_targets():
     """Targets of stages included after this file (comparison plots, QC summaries)."""
     return [

@@ -26,7 +26,7 @@ rule genotype_store:
         packed="results/{dataset}/genotypes/store.packed.npy",
         mean="results/{dataset}/genotypes/store.mean.npy",
     params:
-        block_size=4096,
+        block_size=None,  # sized from N to keep the job near 256 MB
     log:
         "logs/genotype_store/{dataset}.log",
     benchmark:
