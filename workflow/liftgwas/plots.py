@@ -1,0 +1,505 @@
+"""Publication figures: Miami plot (GWAS above, DeepLIFT below), QQ plot, seed figure.
+
+Every figure is written twice, PNG (300 dpi) and PDF (TrueType text, rasterised point
+clouds so 10^6 SNPs stay small and fast), atomically. Colours are from the Okabe–Ito
+palette, which stays distinguishable under the common colour-vision deficiencies, and
+causal SNPs are marked by shape as well as colour.
+
+The SNPs a figure labels are chosen by :mod:`liftgwas.compare` (``top_k_ids``), so the
+labels of a Miami plot are exactly the top hits of the comparison table.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # file output only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from . import compare  # noqa: E402
+from .atomic import atomic_path  # noqa: E402
+from .gwas import genomic_inflation  # noqa: E402
+
+# Okabe & Ito (2008) colour-blind-safe palette
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermilion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+GWAS_COLOURS = (OKABE_ITO["blue"], OKABE_ITO["sky_blue"])  # alternate by chromosome
+DEEPLIFT_COLOURS = (OKABE_ITO["vermilion"], OKABE_ITO["orange"])
+SEED_COLOURS = ("#555555", "#AAAAAA")
+CAUSAL_STYLE = dict(marker="D", s=22, facecolors="none", edgecolors=OKABE_ITO["black"], linewidths=0.8, zorder=4)
+GENOME_WIDE_P = 5e-8
+DPI = 300
+FULL_WIDTH_IN = 7.2  # a two-column journal figure (183 mm)
+HALF_WIDTH_IN = 3.5  # a one-column figure (89 mm)
+
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "axes.linewidth": 0.6,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.major.size": 3,
+    "ytick.major.size": 3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "pdf.fonttype": 42,  # TrueType: text stays editable in the PDF
+    "ps.fonttype": 42,
+    "figure.dpi": 100,
+}
+
+
+@contextmanager
+def _style():
+    with plt.rc_context(STYLE):
+        yield
+
+
+def save_figure(fig, out_png: str | Path, out_pdf: str | Path) -> None:
+    """Write ``fig`` as PNG (300 dpi) and PDF, atomically and without time stamps (so the
+    bytes depend only on the data)."""
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+    with atomic_path(out_pdf) as tmp:
+        fig.savefig(tmp, format="pdf", dpi=DPI, metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- genome axis
+
+
+def chromosome_sort_key(chromosome) -> tuple:
+    """1 < 2 < … < 22 < X < Y < XY < MT < anything else (alphabetical); 'chr' prefix ignored."""
+    name = str(chromosome)
+    if name.lower().startswith("chr"):
+        name = name[3:]
+    if name.isdigit():
+        return (0, int(name), "")
+    special = {"X": 1, "Y": 2, "XY": 3, "M": 4, "MT": 4}
+    return (1, special.get(name.upper(), 99), name)
+
+
+def genome_layout(chromosome, position, gap_fraction: float = 0.008) -> tuple[np.ndarray, pd.DataFrame]:
+    """Cumulative genomic x coordinate of every SNP, and the chromosome ticks.
+
+    Chromosomes follow :func:`chromosome_sort_key`; each occupies [0, its largest
+    position] shifted by the lengths before it plus a small gap. Returns ``x`` (one value
+    per SNP, same order) and a table chromosome, start, end, centre, index (0, 1, …).
+    """
+    chromosome = pd.Series(np.asarray(chromosome).astype(str))
+    position = np.asarray(position, dtype=float)
+    lengths = pd.Series(position).groupby(chromosome.to_numpy()).max()
+    order = sorted(lengths.index, key=chromosome_sort_key)
+    lengths = lengths.loc[order]
+    gap = gap_fraction * float(lengths.sum()) if len(order) > 1 else 0.0
+    starts = np.concatenate([[0.0], np.cumsum(lengths.to_numpy() + gap)[:-1]])
+    ticks = pd.DataFrame(
+        {
+            "chromosome": order,
+            "start": starts,
+            "end": starts + lengths.to_numpy(),
+            "index": np.arange(len(order)),
+        }
+    )
+    ticks["centre"] = (ticks["start"] + ticks["end"]) / 2
+    offset = pd.Series(starts, index=order)
+    x = position + offset.loc[chromosome.to_numpy()].to_numpy()
+    return x, ticks
+
+
+def _position_unit(span: float) -> tuple[float, str]:
+    if span >= 1e7:
+        return 1e6, "Mb"
+    if span >= 1e4:
+        return 1e3, "kb"
+    return 1.0, "bp"
+
+
+def _format_genome_axis(ax, ticks: pd.DataFrame, x: np.ndarray) -> float:
+    """Chromosome ticks for a multi-chromosome genome, a position axis for a single one.
+    Returns the factor x was divided by."""
+    if len(ticks) > 1:
+        centres = ticks["centre"].to_numpy()
+        labels = [str(c).removeprefix("chr") for c in ticks["chromosome"]]
+        ax.set_xlim(ticks["start"].iloc[0] - 0.005 * ticks["end"].iloc[-1], ticks["end"].iloc[-1] * 1.005)
+        # small chromosomes crowd their labels: keep one only if it is far enough from the last kept
+        span = ticks["end"].iloc[-1] - ticks["start"].iloc[0]
+        min_gap = 0.024 * span
+        keep, last = [], -np.inf
+        for centre, label in zip(centres, labels):
+            keep.append(centre - last >= min_gap)
+            last = centre if keep[-1] else last
+        ax.set_xticks(centres)
+        ax.set_xticklabels([label if kept else "" for label, kept in zip(labels, keep)], fontsize=6 if len(labels) > 12 else 7)
+        ax.tick_params(axis="x", length=0)
+        ax.set_xlabel("Chromosome (genomic position)")
+        return 1.0
+    scale, unit = _position_unit(float(np.nanmax(x)) if len(x) else 1.0)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / scale:g}"))
+    ax.set_xlabel(f"Position on chromosome {str(ticks['chromosome'].iloc[0]).removeprefix('chr')} ({unit})")
+    return scale
+
+
+def _chromosome_parity(chromosome, ticks: pd.DataFrame) -> np.ndarray:
+    index = pd.Series(ticks["index"].to_numpy(), index=ticks["chromosome"].to_numpy())
+    return index.loc[np.asarray(chromosome).astype(str)].to_numpy() % 2
+
+
+# ------------------------------------------------------------------------------- labels
+
+
+def miami_labels(sumstats: pd.DataFrame, scores: pd.DataFrame, top_n: int) -> dict[str, list[str]]:
+    """The SNPs a Miami plot annotates: the top-n hits of each method, as in the
+    comparison table (``compare.top_k_ids``). SNPs without a value are never labelled."""
+    labels = {}
+    for method, strength in (
+        ("gwas", compare.gwas_strength(sumstats)),
+        ("deeplift", compare.deeplift_strength(scores)),
+    ):
+        labels[method] = compare.top_k_ids(strength.dropna(), top_n)
+    return labels
+
+
+def _overlaps(box, placed) -> bool:
+    return any(box.overlaps(other) for other in placed)
+
+
+def _text_box(annotation, renderer):
+    """Display-space box of an annotation's text (without its leader line), after moving
+    the text to its current offset."""
+    annotation.update_positions(renderer)
+    return Text.get_window_extent(annotation, renderer).padded(3.0)
+
+
+def _annotate_hits(ax, renderer, hits: Sequence[tuple[float, float, str]], direction: int, placed: list) -> list:
+    """Label points with their ids, moving each label up (direction +1) or down (-1) and
+    sideways until it overlaps no label already placed. Returns the annotation artists."""
+    artists = []
+    base = 5.0  # points between a point and its label
+    sideways = (0.0, 14.0, -14.0, 28.0, -28.0)
+    inside = ax.get_window_extent(renderer)
+    for x, y, text in sorted(hits, key=lambda h: -abs(h[1])):
+        annotation = ax.annotate(
+            text,
+            xy=(x, y),
+            xytext=(0.0, direction * base),
+            textcoords="offset points",
+            ha="center",
+            va="bottom" if direction > 0 else "top",
+            fontsize=6,
+            annotation_clip=False,
+            zorder=6,
+            arrowprops=dict(arrowstyle="-", color="0.35", lw=0.4, shrinkA=0.0, shrinkB=1.5),
+        )
+        # the text alone decides overlaps: an annotation's own extent includes its leader line
+        best = None
+        for level in range(8):
+            for dx in sideways:
+                annotation.xyann = (dx, direction * (base + 8.0 * level))
+                box = _text_box(annotation, renderer)
+                if inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1) and not _overlaps(box, placed):
+                    best = annotation.xyann
+                    break
+            if best is not None:
+                break
+        # crowded beyond 8 levels: keep the label next to its point rather than far away
+        annotation.xyann = best if best is not None else (0.0, direction * base)
+        placed.append(_text_box(annotation, renderer))
+        artists.append(annotation)
+    return artists
+
+
+# --------------------------------------------------------------------------------- Miami
+
+
+def miami_plot(
+    sumstats_df: pd.DataFrame,
+    scores_df: pd.DataFrame,
+    out_png: str | Path,
+    out_pdf: str | Path,
+    title: str,
+    causal_ids: Iterable[str] | None = None,
+    top_n_labels: int = 5,
+    genome_wide_p: float = GENOME_WIDE_P,
+    bonferroni: bool = False,
+    score_unit: str = "model output units",
+) -> dict[str, list[str]]:
+    """GWAS −log10 p above, mean |DeepLIFT| score below (mirrored), along the genome.
+
+    ``sumstats_df``: GWAS-SSF columns (chromosome, base_pair_location, variant_id,
+    p_value, optional neg_log10_p_value). ``scores_df``: variant_id, chromosome,
+    base_pair_location, score. ``causal_ids`` (simulations) are drawn as open diamonds on
+    both panels. ``bonferroni`` adds a labelled 0.05 / M line. ``score_unit`` names the
+    unit of the attributed output (the logit for binary traits). Returns the labelled ids
+    per method ({"gwas": [...], "deeplift": [...]}).
+    """
+    gwas = compare.gwas_strength(sumstats_df).to_numpy()
+    deeplift = compare.deeplift_strength(scores_df).to_numpy()
+    chromosome_all = np.concatenate(
+        [sumstats_df["chromosome"].astype(str).to_numpy(), scores_df["chromosome"].astype(str).to_numpy()]
+    )
+    position_all = np.concatenate(
+        [sumstats_df["base_pair_location"].to_numpy(float), scores_df["base_pair_location"].to_numpy(float)]
+    )
+    x_all, ticks = genome_layout(chromosome_all, position_all)
+    x_gwas, x_deeplift = x_all[: len(sumstats_df)], x_all[len(sumstats_df) :]
+    parity_all = _chromosome_parity(chromosome_all, ticks)
+    parity_gwas, parity_deeplift = parity_all[: len(sumstats_df)], parity_all[len(sumstats_df) :]
+
+    finite = gwas[np.isfinite(gwas)]
+    gwas_cap = (finite.max() if finite.size else 1.0) * 1.05
+    # p = 0 (−log10 p = inf) is drawn at the top of the panel rather than dropped
+    gwas_plot = np.where(np.isposinf(gwas), gwas_cap, gwas)
+    labels = miami_labels(sumstats_df, scores_df, top_n_labels)
+    causal = set(map(str, causal_ids)) if causal_ids is not None else set()
+
+    with _style():
+        fig, (top, bottom) = plt.subplots(
+            2, 1, sharex=True, figsize=(FULL_WIDTH_IN, 4.8), gridspec_kw={"hspace": 0.06}
+        )
+        fig.subplots_adjust(left=0.09, right=0.985, top=0.88, bottom=0.1)
+        for ax, x, y, parity, colours in (
+            (top, x_gwas, gwas_plot, parity_gwas, GWAS_COLOURS),
+            (bottom, x_deeplift, deeplift, parity_deeplift, DEEPLIFT_COLOURS),
+        ):
+            has_value = ~np.isnan(y)
+            for p in (0, 1):
+                keep = has_value & (parity == p)
+                ax.scatter(x[keep], y[keep], s=3, c=colours[p], linewidths=0, rasterized=True, zorder=2)
+
+        legend_handles = []
+        gw_line = -math.log10(genome_wide_p)
+        top.axhline(gw_line, color=OKABE_ITO["black"], lw=0.7, ls="--", zorder=3)
+        legend_handles.append(Line2D([], [], color=OKABE_ITO["black"], lw=0.7, ls="--", label=f"p = {_sci(genome_wide_p)}"))
+        lines_top = [gw_line]
+        if bonferroni:
+            n_tests = int(np.isfinite(gwas).sum())
+            bonferroni_line = -math.log10(0.05 / max(n_tests, 1))
+            top.axhline(bonferroni_line, color=OKABE_ITO["reddish_purple"], lw=0.7, ls=":", zorder=3)
+            legend_handles.append(
+                Line2D([], [], color=OKABE_ITO["reddish_purple"], lw=0.7, ls=":", label=f"Bonferroni 0.05/{n_tests:,}")
+            )
+            lines_top.append(bonferroni_line)
+
+        if causal:
+            for ax, ids, x, y in (
+                (top, sumstats_df["variant_id"].astype(str).to_numpy(), x_gwas, gwas_plot),
+                (bottom, scores_df["variant_id"].astype(str).to_numpy(), x_deeplift, deeplift),
+            ):
+                mask = np.isin(ids, list(causal)) & ~np.isnan(y)
+                ax.scatter(x[mask], y[mask], **CAUSAL_STYLE)
+            legend_handles.append(
+                Line2D([], [], marker="D", ls="", markerfacecolor="none", markeredgecolor="black", markersize=4.5,
+                       markeredgewidth=0.8, label="causal SNP (simulated)")
+            )
+        legend_handles.append(Patch(color=GWAS_COLOURS[0], label="GWAS"))
+        legend_handles.append(Patch(color=DEEPLIFT_COLOURS[0], label="DeepLIFT"))
+
+        top_max = max([float(np.nanmax(gwas_plot)) if np.isfinite(gwas_plot).any() else 1.0, *lines_top])
+        top.set_ylim(0, top_max * 1.35 + 0.5)
+        bottom_max = float(np.nanmax(deeplift)) if np.isfinite(deeplift).any() else 1.0
+        bottom_max = bottom_max if bottom_max > 0 else 1.0
+        bottom.set_ylim(bottom_max * 1.35, 0)  # inverted: scores point down
+        top.set_ylabel("GWAS −log$_{10}$(p)")
+        bottom.set_ylabel(f"Mean |DeepLIFT| score\n({score_unit})")
+        top.spines["bottom"].set_visible(False)
+        top.tick_params(axis="x", bottom=False)
+        bottom.spines["top"].set_visible(True)
+        bottom.spines["top"].set_linewidth(0.6)
+        scale = _format_genome_axis(bottom, ticks, x_all)
+        del scale
+        top.text(0.005, 0.96, "GWAS", transform=top.transAxes, ha="left", va="top", fontweight="bold")
+        bottom.text(0.005, 0.04, "DeepLIFT", transform=bottom.transAxes, ha="left", va="bottom", fontweight="bold")
+        fig.suptitle(title, x=0.09, y=0.985, ha="left", fontsize=9)
+        fig.legend(handles=legend_handles, loc="upper right", bbox_to_anchor=(0.985, 0.95), ncol=len(legend_handles),
+                   handlelength=1.6, columnspacing=1.2)
+
+        renderer = fig.canvas.get_renderer()
+        placed: list = []
+        gwas_index = pd.Series(np.arange(len(sumstats_df)), index=sumstats_df["variant_id"].astype(str).to_numpy())
+        deeplift_index = pd.Series(np.arange(len(scores_df)), index=scores_df["variant_id"].astype(str).to_numpy())
+        _annotate_hits(top, renderer, [(x_gwas[gwas_index[v]], gwas_plot[gwas_index[v]], v) for v in labels["gwas"]], +1, placed)
+        _annotate_hits(
+            bottom, renderer, [(x_deeplift[deeplift_index[v]], deeplift[deeplift_index[v]], v) for v in labels["deeplift"]],
+            -1, placed,
+        )
+        save_figure(fig, out_png, out_pdf)
+    return labels
+
+
+def _sci(value: float) -> str:
+    """5e-08 -> '5×10⁻⁸' in mathtext."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}$\\times$10$^{{{int(exponent)}}}$"
+
+
+# ------------------------------------------------------------------------------------ QQ
+
+
+def qq_points(p_values=None, neg_log10_p=None) -> tuple[np.ndarray, np.ndarray]:
+    """Expected and observed −log10 p, strongest first (NaN dropped). Give the p-values or,
+    more precise for p below the float range, their −log10. Expected uses the mean
+    i/(n+1) of the i-th smallest of n uniform p-values."""
+    if neg_log10_p is not None:
+        observed = np.asarray(neg_log10_p, dtype=float)
+    else:
+        with np.errstate(divide="ignore"):
+            observed = -np.log10(np.asarray(p_values, dtype=float))
+    observed = np.sort(observed[~np.isnan(observed)])[::-1]
+    n = observed.size
+    expected = -np.log10(np.arange(1, n + 1) / (n + 1))
+    return expected, observed
+
+
+def qq_confidence_band(n: int, level: float = 0.95, n_points: int = 400) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pointwise band of the i-th smallest p-value under the null (Beta(i, n - i + 1)),
+    evaluated at about ``n_points`` log-spaced ranks: expected, lower, upper in −log10 p."""
+    from scipy.stats import beta
+
+    ranks = np.unique(np.round(np.logspace(0, math.log10(n), n_points)).astype(np.int64)) if n > 0 else np.array([], int)
+    tail = (1 - level) / 2
+    expected = -np.log10(ranks / (n + 1))
+    # the upper −log10 bound comes from the lower p quantile and vice versa
+    upper = -np.log10(beta.ppf(tail, ranks, n - ranks + 1))
+    lower = -np.log10(beta.ppf(1 - tail, ranks, n - ranks + 1))
+    return expected, lower, upper
+
+
+def _thin_curve(x: np.ndarray, y: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drop points that fall on the same ``resolution`` grid cell (invisible in the figure)
+    so a QQ plot of 10^6 p-values draws only a few thousand markers."""
+    if x.size == 0 or resolution <= 0:
+        return x, y
+    cells = np.stack([np.round(x / resolution), np.round(y / resolution)], axis=1)
+    _, keep = np.unique(cells, axis=0, return_index=True)
+    keep.sort()
+    return x[keep], y[keep]
+
+
+def qq_plot(
+    p_values,
+    out_png: str | Path,
+    out_pdf: str | Path,
+    title: str,
+    neg_log10_p=None,
+) -> float:
+    """QQ plot of GWAS p-values against the uniform null with a pointwise 95 % band; the
+    legend gives λGC (``gwas.genomic_inflation`` of ``p_values``). ``neg_log10_p``, if
+    given, places the points (exact even where p underflows to 0). Returns λGC."""
+    lam = genomic_inflation(np.asarray(p_values, dtype=float))
+    expected, observed = qq_points(p_values, neg_log10_p)
+    finite = observed[np.isfinite(observed)]
+    cap = (finite.max() if finite.size else 1.0) * 1.05
+    observed = np.where(np.isposinf(observed), cap, observed)
+    with _style():
+        fig, ax = plt.subplots(figsize=(HALF_WIDTH_IN, HALF_WIDTH_IN))
+        fig.subplots_adjust(left=0.16, right=0.96, top=0.9, bottom=0.14)
+        top = max(float(expected.max()) if expected.size else 1.0, float(observed.max()) if observed.size else 1.0)
+        if expected.size:
+            band_x, band_low, band_high = qq_confidence_band(expected.size)
+            ax.fill_between(band_x, band_low, band_high, color="0.85", lw=0, label="95 % band (null)", zorder=1)
+            ax.plot([0, expected.max()], [0, expected.max()], color="0.35", lw=0.7, ls="--", zorder=2, label="y = x")
+            x, y = _thin_curve(expected, observed, top / 2000)
+            ax.scatter(x, y, s=5, c=OKABE_ITO["blue"], linewidths=0, rasterized=True, zorder=3,
+                       label=f"SNPs (n = {expected.size:,})")
+        ax.plot([], [], ls="", label=f"λ$_{{GC}}$ = {lam:.3f}")
+        ax.set_xlim(0, expected.max() * 1.03 if expected.size else 1)
+        ax.set_ylim(0, top * 1.05)
+        ax.set_xlabel("Expected −log$_{10}$(p)")
+        ax.set_ylabel("Observed −log$_{10}$(p)")
+        ax.set_title(title, loc="left")
+        ax.legend(loc="upper left", handlelength=1.4)
+        save_figure(fig, out_png, out_pdf)
+    return lam
+
+
+# ----------------------------------------------------------------------- seeds (Figure 1)
+
+
+def seed_scores_plot(
+    runs: Sequence[tuple[object, pd.DataFrame]],
+    causal_ids: Iterable[str],
+    k: int,
+    out_png: str | Path,
+    out_pdf: str | Path,
+    title: str,
+    score_unit: str = "model output units",
+) -> dict:
+    """Per-SNP DeepLIFT scores along the genome for a few runs (seeds) of one model: one
+    panel per run, stacked, same y scale; causal SNPs as diamonds; the dashed line is the
+    score of the k-th SNP, so the diamonds above it are the hits; recall@k in each title.
+
+    ``runs``: (seed, score table with variant_id chromosome base_pair_location score).
+    Returns {seed: recall@k}.
+    """
+    if not runs:
+        raise ValueError("seed_scores_plot needs at least one run")
+    causal = list(map(str, causal_ids))
+    recalls = {}
+    first = runs[0][1]
+    x_all, ticks = genome_layout(first["chromosome"].astype(str), first["base_pair_location"].to_numpy(float))
+    offsets = pd.Series(ticks["start"].to_numpy(), index=ticks["chromosome"].to_numpy())
+    with _style():
+        height_in = 1.9 * len(runs) + 0.9
+        fig, axes = plt.subplots(len(runs), 1, sharex=True, sharey=True, figsize=(FULL_WIDTH_IN, height_in), squeeze=False)
+        axes = axes[:, 0]
+        # fixed margins in inches keep titles and the axis label clear for any number of panels
+        fig.subplots_adjust(left=0.09, right=0.985, top=1 - 0.55 / height_in, bottom=0.45 / height_in, hspace=0.35)
+        ymax = 0.0
+        for ax, (seed, scores) in zip(axes, runs):
+            strength = compare.deeplift_strength(scores)
+            recall = compare.topk_recall(strength, causal, k)
+            recalls[seed] = recall
+            chromosome = scores["chromosome"].astype(str).to_numpy()
+            x = scores["base_pair_location"].to_numpy(float) + offsets.loc[chromosome].to_numpy()
+            y = strength.to_numpy()
+            parity = _chromosome_parity(chromosome, ticks)
+            is_causal = strength.index.isin(causal)
+            for p in (0, 1):
+                keep = (parity == p) & ~is_causal
+                ax.scatter(x[keep], y[keep], s=3, c=SEED_COLOURS[p], linewidths=0, rasterized=True, zorder=2)
+            ax.scatter(
+                x[is_causal], y[is_causal], marker="D", s=20, c=OKABE_ITO["vermilion"], edgecolors="black",
+                linewidths=0.5, zorder=4,
+            )
+            values = np.sort(y[~np.isnan(y)])[::-1]
+            if values.size >= k:
+                ax.axhline(values[k - 1], color=OKABE_ITO["blue"], lw=0.7, ls="--", zorder=3)
+            ymax = max(ymax, float(values[0]) if values.size else 0.0)
+            ax.set_title(f"seed {seed}: recall@{k} = {recall:.2f}", loc="left")
+            ax.set_ylabel(f"Mean |DeepLIFT| score\n({score_unit})")
+        axes[0].set_ylim(0, (ymax if ymax > 0 else 1.0) * 1.1)
+        _format_genome_axis(axes[-1], ticks, x_all)
+        handles = [
+            Line2D([], [], marker="D", ls="", markerfacecolor=OKABE_ITO["vermilion"], markeredgecolor="black",
+                   markersize=4.5, markeredgewidth=0.5, label="causal SNP"),
+            Line2D([], [], color=OKABE_ITO["blue"], lw=0.7, ls="--", label=f"score of the SNP ranked {k}"),
+        ]
+        fig.suptitle(title, x=0.09, ha="left", y=0.995, va="top", fontsize=9)
+        fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(0.985, 0.995), ncol=2)
+        save_figure(fig, out_png, out_pdf)
+    return recalls
