@@ -1,0 +1,21 @@
+"""Snakemake adapter: Miami plot (GWAS above, mean |DeepLIFT| score of the selected model below)."""
+
+from liftgwas import compare, plots
+from liftgwas.runlog import log_to
+
+log = log_to(snakemake.log[0])
+sumstats = compare.read_sumstats(snakemake.input.sumstats)
+scores = compare.read_scores(snakemake.input.scores)
+truth = getattr(snakemake.input, "truth", None)
+causal = compare.read_truth(truth) if truth else None
+labels = plots.miami_plot(
+    sumstats,
+    scores,
+    snakemake.output.png,
+    snakemake.output.pdf,
+    title=snakemake.params.title,
+    causal_ids=causal,
+    top_n_labels=snakemake.params.top_n_labels,
+    score_unit=snakemake.params.score_unit,
+)
+log.info("labelled GWAS hits %s; DeepLIFT hits %s", labels["gwas"], labels["deeplift"])
