@@ -121,7 +121,7 @@ def test_chrx_follows_the_genetic_karyotype(cohort):
     one_x = genetic_sex == 1
     one_x[xxy], one_x[x0] = False, True
     assert het[one_x].max() == 0  # hemizygous: never heterozygous
-    assert het[~one_x].min() > 30  # two X copies: heterozygous at many of 200 SNPs
+    assert het[~one_x].min() > 150  # two X copies: heterozygous at many of 800 SNPs
     reported = np.array(per["sex"])
     mismatch = _index(cohort, truth["samples"]["sex_mismatch"])
     assert (reported[mismatch] != genetic_sex[mismatch]).all()

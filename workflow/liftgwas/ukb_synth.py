@@ -62,7 +62,7 @@ class SyntheticSpec:
 
     n_samples: int = 600
     n_snps: int = 3000  # analysis chromosome (KING needs a few thousand SNPs to separate 0.0884 from noise)
-    n_chrx: int = 200
+    n_chrx: int = 800  # female chrX F has SD ~1/sqrt(expected hets): enough to stay < 0.2
     n_high_missing: int = 8
     n_sex_mismatch: int = 5
     n_ancestry_outliers: int = 10
