@@ -194,6 +194,21 @@ def test_format_p_values_keeps_underflowed_p():
     assert texts[4] == "NA"
 
 
+def test_read_dosages_matches_the_reference_reader(tmp_path):
+    rng = np.random.default_rng(2)
+    for n_samples in (13, 16):  # with and without padding bits in the last byte
+        dosages = rng.integers(-1, 3, (9, n_samples)).astype(np.int8)
+        bim = pd.DataFrame({"chrom": "1", "snp": [f"v{i}" for i in range(9)], "cm": 0.0, "pos": np.arange(9) + 1,
+                            "a1": "A", "a2": "C"})
+        fam = pd.DataFrame({"fid": "f", "iid": [f"s{i}" for i in range(n_samples)], "father": "0", "mother": "0",
+                            "sex": 0, "phenotype": "-9"})
+        plink.write_plink(tmp_path / f"g{n_samples}", dosages, bim, fam)
+        bed = plink.Bed(tmp_path / f"g{n_samples}")
+        np.testing.assert_array_equal(gwas.read_dosages(bed, 0, 9), dosages)
+        subset = np.array([12, 0, 5])
+        np.testing.assert_array_equal(gwas.read_dosages(bed, 2, 7, subset), bed.read(2, 7, subset))
+
+
 # ---------------------------------------------------------------------------------------
 # run_gwas: files in, GWAS-SSF out
 # ---------------------------------------------------------------------------------------
@@ -229,8 +244,17 @@ def test_run_gwas_writes_gwas_ssf_for_the_matched_samples(tmp_path, kind, n_cova
     out = tmp_path / "gwas" / "sumstats.tsv.gz"
     calls = []
     gwas.run_gwas(tmp_path / "geno", tmp_path / "traits.tsv", tmp_path / "covariates.tsv", kind, kind, out,
-                  block_size=6, progress=lambda done, total: calls.append((done, total)))
+                  block_size=6, progress=lambda done, total: calls.append((done, total)), threads=2)
     assert calls == [(i, 4) for i in range(1, 5)]
+    gwas.run_gwas(tmp_path / "geno", tmp_path / "traits.tsv", tmp_path / "covariates.tsv", kind, kind,
+                  tmp_path / "single.tsv.gz", block_size=6, threads=1)
+    with gzip.open(tmp_path / "single.tsv.gz") as single, gzip.open(out) as multi:
+        assert single.read() == multi.read()  # threads change nothing
+    one_block = gwas.run_gwas(tmp_path / "geno", tmp_path / "traits.tsv", tmp_path / "covariates.tsv", kind, kind,
+                              tmp_path / "one_block.tsv.gz", block_size=N_SNPS)
+    # other blocks: the same up to the last bits of the matrix products
+    np.testing.assert_allclose(one_block["neg_log10_p_value"], pd.read_csv(out, sep="\t")["neg_log10_p_value"],
+                               rtol=1e-5)
     with gzip.open(out, "rt") as handle:
         header = handle.readline().rstrip("\n").split("\t")
     assert header == gwas.SUMSTATS_COLUMNS
@@ -274,6 +298,16 @@ def test_run_gwas_rejects_bad_trait_values_naming_the_place(tmp_path):
         gwas.run_gwas(tmp_path / "geno", tmp_path / "traits.tsv", tmp_path / "covariates.tsv", "quantitative",
                       "quantitative", tmp_path / "out.tsv.gz")
     assert not (tmp_path / "out.tsv.gz").exists()
+
+
+def test_run_gwas_rejects_dependent_covariates(tmp_path):
+    write_cohort(tmp_path)
+    table = pd.read_csv(tmp_path / "covariates.tsv", sep="\t")
+    table["PC4"] = 2 * table["PC1"] - table["PC2"]
+    table.to_csv(tmp_path / "covariates.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match=r"covariates\.tsv: .*linearly dependent"):
+        gwas.run_gwas(tmp_path / "geno", tmp_path / "traits.tsv", tmp_path / "covariates.tsv", "binary", "binary",
+                      tmp_path / "out.tsv.gz")
 
 
 def test_run_gwas_drops_constant_covariates(tmp_path):

@@ -70,11 +70,13 @@ def test_pcs_match_exact_svd_and_separate_populations(tmp_path):
 
 def test_pcs_are_reproducible_and_block_size_independent(tmp_path):
     write_structured_cohort(tmp_path / "geno")
-    first = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=50)
-    again = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=50)
+    first = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=50, threads=2)
+    again = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=50, threads=2)
     pd.testing.assert_frame_equal(first, again)
     other_blocks = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=N_SNPS)
     np.testing.assert_allclose(other_blocks[["PC1", "PC2", "PC3"]], first[["PC1", "PC2", "PC3"]], atol=1e-8)
+    other_threads = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=50, threads=1)
+    pd.testing.assert_frame_equal(other_threads, first)  # blocks are summed in order
     other_seed = pca.compute_pcs(tmp_path / "geno", 3, seed=2, block_size=50)
     # a different random start converges to (nearly) the same PCs, with the same signs
     for column in ("PC1", "PC2", "PC3"):

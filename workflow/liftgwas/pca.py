@@ -17,13 +17,17 @@ The random start matrix comes from ``numpy.random.default_rng(seed)``: same seed
 from __future__ import annotations
 
 import logging
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from .atomic import write_tsv
 from .errors import InputError
+from .gwas import default_threads, read_dosages
 from .plink import Bed
 
 log = logging.getLogger(__name__)
@@ -69,15 +73,28 @@ class _Progress:
             log.info("PCA blocks done: %d / %d", self.done, self.total)
 
 
-def _gram_times(bed: Bed, basis: np.ndarray, block_size: int, progress: _Progress) -> tuple[np.ndarray, float]:
-    """(Z'Z @ basis, trace(Z'Z)), accumulated over SNP blocks."""
+def _gram_times(bed: Bed, basis: np.ndarray, block_size: int, progress: _Progress,
+                pool: ThreadPoolExecutor, threads: int) -> tuple[np.ndarray, float]:
+    """(Z'Z @ basis, trace(Z'Z)), accumulated over SNP blocks, ``threads`` blocks at a time.
+
+    The block results are added in block order, so the sum (and the PCs) do not depend on
+    the number of threads.
+    """
+
+    def block_terms(start: int) -> tuple[np.ndarray, float]:
+        z = standardize(read_dosages(bed, start, min(start + block_size, bed.n_snps)))
+        return z.T @ (z @ basis), float(np.einsum("ij,ij->", z, z))
+
     product = np.zeros_like(basis)
     trace = 0.0
-    for _, dosages in bed.iter_blocks(block_size):
-        z = standardize(dosages)
-        product += z.T @ (z @ basis)
-        trace += float(np.einsum("ij,ij->", z, z))
-        progress.step()
+    pending = deque()
+    for start in range(0, bed.n_snps, block_size):
+        pending.append(pool.submit(block_terms, start))
+        while pending and (len(pending) >= 2 * threads or start + block_size >= bed.n_snps):
+            block_product, block_trace = pending.popleft().result()
+            product += block_product
+            trace += block_trace
+            progress.step()
     return product, trace
 
 
@@ -89,6 +106,7 @@ def compute_pcs(
     *,
     oversampling: int = 10,
     power_iterations: int = 4,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Top ``n_pcs`` genotype principal components of every .fam sample.
 
@@ -119,10 +137,13 @@ def compute_pcs(
     n_passes = power_iterations + 1
     progress = _Progress(n_passes * -(-bed.n_snps // block_size))
     log.info("PCA of %d samples x %d SNPs: %d PCs, %d passes over the .bed", n_samples, bed.n_snps, n_pcs, n_passes)
-    for i in range(1, n_passes + 1):
-        product, total_variance = _gram_times(bed, basis, block_size, progress)
-        if i < n_passes:
-            basis = np.linalg.qr(product)[0]
+    threads = max(1, threads or default_threads())
+    # one single-threaded BLAS call per thread: see gwas.run_gwas
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+        for i in range(1, n_passes + 1):
+            product, total_variance = _gram_times(bed, basis, block_size, progress, pool, threads)
+            if i < n_passes:
+                basis = np.linalg.qr(product)[0]
     # Rayleigh-Ritz: eigenvectors of Z'Z within span(basis)
     projected = basis.T @ product
     eigenvalues, vectors = np.linalg.eigh((projected + projected.T) / 2.0)
@@ -142,8 +163,8 @@ def compute_pcs(
 
 
 def write_covariates(bed_prefix: str | Path, out_tsv: str | Path, n_pcs: int, seed: int = 0,
-                     block_size: int | None = None) -> pd.DataFrame:
+                     block_size: int | None = None, threads: int | None = None) -> pd.DataFrame:
     """Write covariates.tsv (FID IID PC1..PCk) atomically; returns the table."""
-    frame = compute_pcs(bed_prefix, n_pcs, seed=seed, block_size=block_size)
+    frame = compute_pcs(bed_prefix, n_pcs, seed=seed, block_size=block_size, threads=threads)
     write_tsv(out_tsv, frame, float_format="%.8g")
     return frame

@@ -21,4 +21,5 @@ gwas.run_gwas(
     trait=snakemake.params.trait,
     kind=snakemake.params.kind,
     out_path=snakemake.output.sumstats,
+    threads=snakemake.threads,
 )

@@ -19,4 +19,5 @@ pca.write_covariates(
     out_tsv=snakemake.output.covariates,
     n_pcs=int(snakemake.params.n_pcs),
     seed=int(snakemake.params.seed),
+    threads=snakemake.threads,
 )
