@@ -156,6 +156,21 @@ def test_missingness_threshold_edit_changes_who_goes(cohort, tmp_path):
     assert step["removed"].sum() == (rate > threshold).sum() == 3
 
 
+def test_missingness_from_a_table_field(cohort, tmp_path):
+    prefix, truth = cohort
+    table = pd.read_csv(f"{prefix}.tsv", sep="\t", dtype=str, keep_default_na=False)
+    rate = np.where(table["eid"].isin(truth["samples"]["high_missing"]), "0.05", "0.001")
+    rate[table["eid"] == truth["per_sample"]["eid"][0]] = "0.03"  # array missingness only here
+    rate[table["eid"] == truth["per_sample"]["eid"][1]] = ""
+    table["22005-0.0"] = rate
+    table.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    settings = settings_for(prefix, qc={"sample_missingness": {"field": 22005}})
+    with pytest.warns(CohortWarning, match="1 samples have no missingness value"):
+        step = qc.sample_missingness_step(prefix, tmp_path / "m.tsv", settings=settings, table_path=tmp_path / "t.tsv")
+    assert removed(step) == set(truth["samples"]["high_missing"]) | {truth["per_sample"]["eid"][0]}
+    assert step["method"].iloc[0] == "field 22005"
+
+
 def test_relatedness_file_route_and_seeded_choice(cohort, tmp_path):
     prefix, truth = cohort
     related = f"{prefix}.related.dat"
@@ -334,3 +349,59 @@ def test_workflow_config_validates_cohorts_with_this_schema(cohort):
 def test_plink2_failure_is_a_clear_error(tmp_path):
     with pytest.raises(qc.Plink2Error, match=r"plink2 failed \(bogus\), exit code"):
         qc.run_plink2(["--bfile", tmp_path / "nothing", "--make-bed"], tmp_path / "x", what="bogus")
+
+
+def write_bgen(path, variants, probabilities, samples):
+    """Minimal BGEN v1.2 writer (layout 2, uncompressed, 8-bit unphased diploid probabilities).
+
+    ``probabilities[v][s]`` = (P(hom first allele), P(het), P(hom second allele)).
+    plink2 keeps only dosages, so its own BGEN export cannot carry uncertain calls.
+    """
+    import struct
+
+    flags = 2 << 2  # layout 2, no compression, no sample identifier block
+    # offset to the first variant, then the 20-byte header: length, M, N, magic, flags
+    out = struct.pack("<IIII", 20, 20, len(variants), len(samples)) + b"bgen" + struct.pack("<I", flags)
+    for (chrom, pos, rsid, first, second), probs in zip(variants, probabilities):
+        block = b""
+        for text in (rsid, rsid, chrom):
+            block += struct.pack("<H", len(text)) + text.encode()
+        block += struct.pack("<IH", pos, 2)
+        for allele in (first, second):
+            block += struct.pack("<I", len(allele)) + allele.encode()
+        data = struct.pack("<IHBB", len(samples), 2, 2, 2) + bytes([2] * len(samples)) + struct.pack("<BB", 0, 8)
+        for p_first, p_het, _ in probs:  # the last genotype's probability is implied
+            data += bytes([round(p_first * 255), round(p_het * 255)])
+        out += block + struct.pack("<I", len(data)) + data
+    path.write_bytes(out)
+    path.with_suffix(".sample").write_text(
+        "ID_1 ID_2 missing sex\n0 0 0 D\n" + "".join(f"{s} {s} 0 NA\n" for s in samples)
+    )
+
+
+def test_bgen_import_sets_uncertain_genotypes_missing(tmp_path):
+    """BGEN probabilities: a call whose best probability is < 0.9 becomes missing (only then)."""
+    probabilities = [
+        [(1, 0, 0), (0.06, 0.88, 0.06), (0, 0, 1), (0.95, 0.05, 0)],  # sample 2: dosage 1, but uncertain
+        [(0, 1, 0), (0.02, 0.96, 0.02), (0.04, 0.02, 0.94), (0, 0, 1)],
+    ]
+    variants = [("10", 1000, "rs0", "A", "G"), ("10", 2000, "rs1", "C", "T")]
+    write_bgen(tmp_path / "x.bgen", variants, probabilities, ["s1", "s2", "s3", "s4"])
+    cohort = {"genotypes": {"bgen": str(tmp_path / "x.bgen"), "sample": str(tmp_path / "x.sample")},
+              "phenotypes": "t.tsv", "chromosomes": [10], "traits": {"t2d": T2D}}  # fmt: skip
+    settings = qc.cohort_settings(cohort, "bgen")
+    assert qc.genotype_source(settings, "bgen")["prefix"] == "results/bgen/qc/imported"
+    qc.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "certain", settings=settings)
+    settings["qc"]["genotype_probability"]["enabled"] = False
+    qc.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "all", settings=settings)
+    (tmp_path / "subset.txt").write_text("rs1\n")
+    qc.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "subset", settings=settings, extract=tmp_path / "subset.txt")
+    assert plink.Bed(tmp_path / "subset").bim["snp"].tolist() == ["rs1"]
+    certain, everything = plink.Bed(tmp_path / "certain"), plink.Bed(tmp_path / "all")
+    assert certain.bim["a2"].tolist() == ["A", "C"]  # ref-first: first allele is REF, A1 (col 5) is ALT
+    assert certain.fam["iid"].tolist() == ["s1", "s2", "s3", "s4"]
+    alt_dosage = np.array([[0, 1, 2, 0], [1, 1, 2, 2]])
+    np.testing.assert_array_equal(everything.read(), alt_dosage)
+    expected = alt_dosage.copy()
+    expected[0, 1] = plink.MISSING
+    np.testing.assert_array_equal(certain.read(), expected)

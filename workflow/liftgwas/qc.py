@@ -144,12 +144,13 @@ def genotype_source(settings: dict, cohort: str) -> dict:
     """
     g = settings["genotypes"]
     if isinstance(g, str):
-        return {"prefix": g, "bgen": None, "sample": None, "ref_allele": None}
+        return {"prefix": g, "bgen": None, "sample": None, "ref_allele": None, "extract": None}
     return {
         "prefix": f"results/{cohort}/qc/imported",
         "bgen": g["bgen"],
         "sample": g["sample"],
         "ref_allele": g.get("ref_allele", "ref-first"),
+        "extract": g.get("extract"),
     }
 
 
@@ -283,14 +284,35 @@ def _disabled(samples: pd.DataFrame, out, step) -> pd.DataFrame:
 
 
 def sample_missingness_step(
-    prefix: str | Path, out: str | Path, *, settings: dict, threads: int = 1, memory_mb: int | None = None
+    prefix: str | Path,
+    out: str | Path,
+    *,
+    settings: dict,
+    table_path: str | Path | None = None,
+    threads: int = 1,
+    memory_mb: int | None = None,
+    config_key: str = "qc.sample_missingness",
 ) -> pd.DataFrame:
-    """First step: validates the genotypes, then drops samples with missing rate > max."""
+    """First step: validates the genotypes, then drops samples with missing rate > max
+    (computed by plink2, or read from the table's ``field`` when the config sets one)."""
     bed = check_genotypes(prefix)
     samples = _fam_samples(bed)
     step = settings["qc"]["sample_missingness"]
     if not step["enabled"]:
         return _disabled(samples, out, "sample_missingness")
+    if step.get("field"):
+        if table_path is None:
+            raise ValueError(f"{config_key}.field is set: the phenotype table is needed")
+        table = UkbTable(table_path)
+        col = table.require(step["field"], f"{config_key}.field")[0]
+        rate = table.read_all([col], numeric=[col])[col].reindex(samples["IID"])
+        unknown = int(rate.isna().sum())
+        if unknown:
+            warn(f"{table.path}: {unknown} samples have no missingness value (field {step['field']}); kept")
+        too_high = rate[rate > step["max"]]
+        reasons = too_high.map(lambda r: f"missing call rate {r:.4f} > {step['max']:g} (field {step['field']})")
+        method = f"field {step['field']}"
+        return _finish_step(_step_table(samples, reasons, method, {"missing_rate": rate}), out, "sample_missingness")
     with _workdir(Path(out)) as tmp:
         run_plink2(["--bfile", prefix, "--missing", "sample-only"], tmp / "miss", what="sample missingness", threads=threads, memory_mb=memory_mb)
         smiss = pd.read_csv(tmp / "miss.smiss", sep="\t", dtype={"#FID": str, "FID": str, "IID": str})
@@ -762,12 +784,14 @@ def import_bgen(
     *,
     settings: dict,
     ref_allele: str = "ref-first",
+    extract: str | Path | None = None,
     threads: int = 1,
     memory_mb: int | None = None,
 ) -> None:
     """BGEN (genotype probabilities) -> PLINK 1 hard calls; a genotype whose largest
-    probability is below qc.genotype_probability.min becomes missing."""
-    for path in (bgen, sample):
+    probability is below qc.genotype_probability.min becomes missing. Only ``chromosomes``
+    (and the variant IDs listed in ``extract``, if given) are imported."""
+    for path in (bgen, sample, *([extract] if extract else [])):
         if not Path(path).exists():
             raise InputError(path, "genotype file not found")
     step = settings["qc"]["genotype_probability"]
@@ -775,7 +799,9 @@ def import_bgen(
     chromosomes = [str(c) for c in settings.get("chromosomes") or AUTOSOMES]
     out_prefix = Path(out_prefix)
     with _workdir(out_prefix) as tmp:
-        run_plink2(["--bgen", bgen, ref_allele, "--sample", sample, *certainty, "--chr", ",".join(chromosomes), "--make-bed"],
+        subset = ["--extract", extract] if extract else []
+        run_plink2(["--bgen", bgen, ref_allele, "--sample", sample, *certainty, "--chr", ",".join(chromosomes), *subset,
+                    "--make-bed"],
                    tmp / "imported", what="BGEN import", threads=threads, memory_mb=memory_mb)  # fmt: skip
         check_genotypes(tmp / "imported")
         out_prefix.parent.mkdir(parents=True, exist_ok=True)
