@@ -99,6 +99,17 @@ def test_codes_prefixes_and_distractors(tmp_path):
     assert values["t2d"].tolist() == [1, 0, 1, 1, 1, 1, 0, 0]
 
 
+def test_text_rules_on_a_field_another_rule_reads_as_numbers(tmp_path):
+    table = write_table(tmp_path / "t.tsv", {"eid": ["1", "2", "3"], "20002-0.0": ["1220", "1223", "1065"]})
+    traits = {
+        "diabetes": {"kind": "binary", "any_of": [{"fields": [20002], "codes": [1220]}]},
+        "any_122x": {"kind": "binary", "any_of": [{"fields": [20002], "prefixes": ["122"]}]},
+        "text_code": {"kind": "binary", "any_of": [{"fields": [20002], "codes": ["1065"]}]},
+    }
+    values = phenotypes.extract_traits(table, traits, samples(["1", "2", "3"]))
+    assert values[["diabetes", "any_122x", "text_code"]].to_numpy().tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
 def test_instances_restrict_a_rule(tmp_path):
     table = write_table(tmp_path / "t.tsv", {"eid": ["1", "2"], "20002-0.0": ["1220", ""], "20002-1.0": ["", "1220"]})
     trait = {"kind": "binary", "any_of": [{"fields": [20002], "codes": [1220], "instances": [0]}]}

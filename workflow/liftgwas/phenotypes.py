@@ -77,6 +77,14 @@ def plan_traits(table: UkbTable, traits: dict, config_key: str = "traits") -> tu
     return list(dict.fromkeys(columns)), numeric
 
 
+def _as_text(values: pd.Series) -> pd.Series:
+    """Codes as text; a column read as numbers (another rule compares it numerically) is
+    turned back into its integer text, 1220.0 -> '1220'."""
+    if values.dtype.kind != "f":
+        return values
+    return values.map("{:.15g}".format, na_action="ignore")
+
+
 def _binary_values(chunk: pd.DataFrame, table: UkbTable, definition: dict) -> np.ndarray:
     case = np.zeros(len(chunk), dtype=bool)
     for rule in definition["any_of"]:
@@ -85,11 +93,13 @@ def _binary_values(chunk: pd.DataFrame, table: UkbTable, definition: dict) -> np
         if "codes" in rule and _numeric_codes(rule["codes"]):
             case |= block.isin([float(c) for c in rule["codes"]]).to_numpy().any(axis=1)
         elif "codes" in rule:
-            case |= block.isin([str(c) for c in rule["codes"]]).to_numpy().any(axis=1)
+            codes = [str(c) for c in rule["codes"]]
+            for col in cols:
+                case |= _as_text(block[col]).isin(codes).to_numpy(dtype=bool)
         else:
             prefixes = tuple(str(p) for p in rule["prefixes"])
             for col in cols:
-                case |= block[col].str.startswith(prefixes, na=False).to_numpy(dtype=bool)
+                case |= _as_text(block[col]).str.startswith(prefixes, na=False).to_numpy(dtype=bool)
     return case.astype(float)  # 0/1; float so NA fits beside it
 
 
