@@ -23,15 +23,6 @@ def test_paper_grid_plans_1600_training_and_1600_deeplift_jobs(tmp_path):
     assert {l for _, l, _ in trained} == {"0.01", "0.1", "1", "10"}
 
 
-@pytest.fixture(scope="module")
-def finished_study(tmp_path_factory):
-    """The tiny study run to the end once; tests below plan edits against it."""
-    workdir = tmp_path_factory.mktemp("study")
-    configfile = write_config(workdir, TINY_CONFIG)
-    snakemake(workdir, configfile)
-    return workdir
-
-
 def test_finished_study_plans_nothing(finished_study):
     configfile = write_config(finished_study, TINY_CONFIG)
     assert planned_jobs(finished_study, configfile) == []
@@ -44,7 +35,18 @@ def _edited(finished_study, edit):
     return planned_jobs(finished_study, configfile)
 
 
-AGGREGATIONS = {"select_model", "all"}
+# What follows the grid: model selection (a checkpoint) and everything that reads its
+# choice, which Snakemake re-evaluates once the checkpoint has run again
+AGGREGATIONS = {
+    "select_model",
+    "selected_scores",
+    "recall_table",
+    "recall_comparison",
+    "miami",
+    "top_hits",
+    "seed_figure",
+    "all",
+}
 
 
 def test_editing_one_l1_value_reruns_only_its_jobs(finished_study):
@@ -75,4 +77,12 @@ def test_changing_a_training_setting_reruns_all_training(finished_study):
     jobs = _edited(finished_study, lambda c: c["training"].__setitem__("patience", 3))
     counts = count_rules(jobs)
     assert counts["train"] == 2 * 2 * 2  # every grid job of the dataset
-    assert counts["simulate_dataset"] == 0 and counts["gwas"] == 0
+    assert counts["simulate_dataset"] == 0 and counts["gwas"] == 0 and counts["genotype_store"] == 0
+
+
+def test_gwas_setting_reruns_the_gwas_and_not_the_models(finished_study):
+    jobs = _edited(finished_study, lambda c: c["gwas"].__setitem__("n_pcs", 2))
+    counts = count_rules(jobs)
+    # the PCs are covariates of the GWAS and inputs of the networks: both rerun
+    assert counts["simulated_covariates"] == 1 and counts["gwas"] == 2
+    assert counts["simulate_dataset"] == 0 and counts["genotype_store"] == 0

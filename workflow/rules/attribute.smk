@@ -9,9 +9,6 @@ rule deeplift:
     output:
         scores="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/deeplift.tsv",
         summary="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/deeplift.json",
-    params:
-        trait=lambda wc: wc.trait,
-        chunk_size=config["deeplift"]["chunk_size"],
     log:
         "logs/deeplift/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
     benchmark:
@@ -21,5 +18,8 @@ rule deeplift:
         mem_mb=lambda wc, input, attempt: resource_model.deeplift_mem_mb(
             input.fam, input.mean, config["deeplift"]["chunk_size"], attempt
         ),
+    params:
+        trait=lambda wc: wc.trait,
+        chunk_size=config["deeplift"]["chunk_size"],
     script:
         "../scripts/deeplift.py"

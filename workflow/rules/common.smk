@@ -11,6 +11,8 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 # The package with all real logic; scripts import it, in local and cluster jobs alike.
+# (snakemake --lint notes that PYTHONPATH is not asserted with envvars: it is set here,
+# not required from the user, so there is nothing to assert.)
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, PACKAGE_DIR)
 os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -24,7 +26,9 @@ configfile: "config/config.yaml"
 
 
 validate(config, "../schemas/config.schema.yaml")
-STUDY = wc.Study.from_config(config, schema_dir=Path(workflow.basedir) / "workflow/schemas")
+STUDY = wc.Study.from_config(
+    config, schema_dir=Path(workflow.basedir) / "workflow/schemas"
+)
 
 
 wildcard_constraints:
@@ -38,14 +42,12 @@ wildcard_constraints:
     seed=r"[0-9]+",
 
 
-def plink_files(prefix):
-    return multiext(prefix, ".bed", ".bim", ".fam")
-
-
 def genotype_input(wildcards):
     """The genotypes every model and GWAS job of a dataset reads (simulated or QC'd)."""
-    prefix = f"results/{wildcards.dataset}/genotypes/plink"
-    return {"bed": prefix + ".bed", "bim": prefix + ".bim", "fam": prefix + ".fam"}
+    return {
+        ext: f"results/{wildcards.dataset}/genotypes/plink.{ext}"
+        for ext in ("bed", "bim", "fam")
+    }
 
 
 def trait_kind(wildcards):
@@ -83,7 +85,7 @@ def grid_runs(group, trait):
     return [
         {
             "key": {"dataset": d, "arch": arch, "l1": l1, "seed": seed},
-            "metrics": run_dir(d, trait, arch, l1, seed) + "/metrics.json",
+            "metrics": os.path.join(run_dir(d, trait, arch, l1, seed), "metrics.json"),
         }
         for d in STUDY.members(group)
         for arch, l1 in STUDY.grid()
@@ -105,8 +107,10 @@ def retrain_runs(dataset, trait):
             "seed": seed,
             "arch": selected["arch"],
             "l1": selected["l1"],
-            "scores": run_dir(dataset, trait, selected["arch"], selected["l1"], seed)
-            + "/deeplift.tsv",
+            "scores": os.path.join(
+                run_dir(dataset, trait, selected["arch"], selected["l1"], seed),
+                "deeplift.tsv",
+            ),
         }
         for seed in STUDY.retrain_seeds
     ]
@@ -118,7 +122,12 @@ def recall_runs():
     for name in STUDY.simulated_names():
         d = STUDY.datasets[name]
         for trait in STUDY.traits(name):
-            common = {"group": d.group, "sparsity": d.sparsity, "trait": trait, "dataset": name}
+            common = {
+                "group": d.group,
+                "sparsity": d.sparsity,
+                "trait": trait,
+                "dataset": name,
+            }
             truth = f"results/{name}/truth.tsv"
             for run in retrain_runs(name, trait):
                 runs.append({**common, **run, "truth": truth})
@@ -137,7 +146,7 @@ def recall_runs():
 
 def grid_targets():
     return [
-        run_dir(d, t, arch, l1, seed) + "/deeplift.tsv"
+        os.path.join(run_dir(d, t, arch, l1, seed), "deeplift.tsv")
         for d, t in STUDY.dataset_traits()
         for arch, l1 in STUDY.grid()
         for seed in STUDY.seeds
@@ -146,8 +155,12 @@ def grid_targets():
 
 def final_targets():
     targets = grid_targets()
-    targets += [f"results/{d}/{t}/selected/scores.tsv" for d, t in STUDY.dataset_traits()]
-    targets += [f"results/{d}/{t}/gwas/sumstats.tsv.gz" for d, t in STUDY.dataset_traits()]
+    targets += [
+        f"results/{d}/{t}/selected/scores.tsv" for d, t in STUDY.dataset_traits()
+    ]
+    targets += [
+        f"results/{d}/{t}/gwas/sumstats.tsv.gz" for d, t in STUDY.dataset_traits()
+    ]
     if STUDY.simulated_names():
         targets.append("results/recall/table1.md")
     return targets

@@ -8,9 +8,6 @@ rule gwas:
         covariates="results/{dataset}/covariates.tsv",
     output:
         sumstats="results/{dataset}/{trait}/gwas/sumstats.tsv.gz",
-    params:
-        trait=lambda wc: wc.trait,
-        kind=trait_kind,
     log:
         "logs/gwas/{dataset}/{trait}.log",
     benchmark:
@@ -18,5 +15,8 @@ rule gwas:
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.gwas_mem_mb(input.fam, attempt),
+    params:
+        trait=lambda wc: wc.trait,
+        kind=trait_kind,
     script:
         "../scripts/gwas.py"

@@ -8,13 +8,6 @@ rule simulate_dataset:
         fam="results/{sim_dataset}/genotypes/plink.fam",
         traits="results/{sim_dataset}/traits.tsv",
         truth="results/{sim_dataset}/truth.tsv",
-    params:
-        n_samples=config.get("simulation", {}).get("n_samples"),
-        n_snps=config.get("simulation", {}).get("n_snps"),
-        n_causal=config.get("simulation", {}).get("n_causal"),
-        traits=config.get("simulation", {}).get("traits"),
-        sparsity=lambda wc: STUDY.datasets[wc.sim_dataset].sparsity,
-        seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
     log:
         "logs/simulate_dataset/{sim_dataset}.log",
     benchmark:
@@ -23,6 +16,13 @@ rule simulate_dataset:
         mem_mb=lambda wc: resource_model.simulate_mem_mb(
             config["simulation"]["n_samples"]
         ),
+    params:
+        n_samples=config.get("simulation", {}).get("n_samples"),
+        n_snps=config.get("simulation", {}).get("n_snps"),
+        n_causal=config.get("simulation", {}).get("n_causal"),
+        traits=config.get("simulation", {}).get("traits"),
+        sparsity=lambda wc: STUDY.datasets[wc.sim_dataset].sparsity,
+        seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
     script:
         "../scripts/simulate.py"
 
@@ -34,12 +34,12 @@ rule simulated_covariates:
         fam="results/{sim_dataset}/genotypes/plink.fam",
     output:
         covariates="results/{sim_dataset}/covariates.tsv",
-    params:
-        n_pcs=config["gwas"]["n_pcs"],
-        seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
     log:
         "logs/simulated_covariates/{sim_dataset}.log",
     benchmark:
         "benchmarks/simulated_covariates/{sim_dataset}.tsv"
+    params:
+        n_pcs=config["gwas"]["n_pcs"],
+        seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
     script:
         "../scripts/pca.py"

@@ -6,15 +6,15 @@ rule split:
         fam="results/{dataset}/genotypes/plink.fam",
     output:
         split="results/{dataset}/split.tsv",
+    log:
+        "logs/split/{dataset}.log",
+    benchmark:
+        "benchmarks/split/{dataset}.tsv"
     params:
         seed=config["split"]["seed"],
         train=config["split"]["train"],
         early_stop=config["split"]["early_stop"],
         validation=config["split"]["validation"],
-    log:
-        "logs/split/{dataset}.log",
-    benchmark:
-        "benchmarks/split/{dataset}.tsv"
     script:
         "../scripts/split.py"
 
@@ -25,14 +25,14 @@ rule genotype_store:
     output:
         packed="results/{dataset}/genotypes/store.packed.npy",
         mean="results/{dataset}/genotypes/store.mean.npy",
-    params:
-        block_size=None,  # sized from N to keep the job near 256 MB
     log:
         "logs/genotype_store/{dataset}.log",
     benchmark:
         "benchmarks/genotype_store/{dataset}.tsv"
     resources:
         mem_mb=lambda wc, input: resource_model.store_mem_mb(input.fam),
+    params:
+        block_size=None,  # sized from N to keep the job near 256 MB
     script:
         "../scripts/build_store.py"
 
@@ -43,6 +43,18 @@ rule train:
     output:
         model="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/model.pt",
         metrics="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/metrics.json",
+    log:
+        "logs/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
+    benchmark:
+        "benchmarks/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, input, attempt: resource_model.train_mem_mb(
+            input.fam, input.mean, wc.arch, config["training"]["batch_size"], attempt
+        ),
+        runtime=lambda wc, input, attempt: resource_model.train_runtime_min(
+            input.fam, input.mean, wc.arch, config["training"]["max_epochs"], attempt
+        ),
     params:
         trait=lambda wc: wc.trait,
         kind=trait_kind,
@@ -57,18 +69,6 @@ rule train:
         patience=config["training"]["patience"],
         # not an output: a killed job leaves it behind and the rerun resumes from it
         checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/{wc.arch}/l1_{wc.l1}/seed_{wc.seed}/checkpoint.pt",
-    log:
-        "logs/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
-    benchmark:
-        "benchmarks/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
-    threads: 2
-    resources:
-        mem_mb=lambda wc, input, attempt: resource_model.train_mem_mb(
-            input.fam, input.mean, wc.arch, config["training"]["batch_size"], attempt
-        ),
-        runtime=lambda wc, input, attempt: resource_model.train_runtime_min(
-            input.fam, input.mean, wc.arch, config["training"]["max_epochs"], attempt
-        ),
     script:
         "../scripts/train.py"
 
@@ -84,13 +84,13 @@ checkpoint select_model:
             subcategory="{group} {trait}",
         ),
         selected="results/selection/{group}/{trait}/selected.json",
-    params:
-        grid_keys=lambda wc: [run["key"] for run in grid_runs(wc.group, wc.trait)],
-        retrain_seeds=config["model"]["retrain_seeds"],
     log:
         "logs/select_model/{group}/{trait}.log",
     benchmark:
         "benchmarks/select_model/{group}/{trait}.tsv"
+    params:
+        grid_keys=lambda wc: [run["key"] for run in grid_runs(wc.group, wc.trait)],
+        retrain_seeds=config["model"]["retrain_seeds"],
     script:
         "../scripts/select_model.py"
 
@@ -110,7 +110,9 @@ rule selected_scores:
 
 rule recall_table:
     input:
-        lambda wc: [path for run in recall_runs() for path in (run["scores"], run["truth"])],
+        lambda wc: [
+            path for run in recall_runs() for path in (run["scores"], run["truth"])
+        ],
     output:
         runs="results/recall/deeplift_recall.tsv",
         table=report(
@@ -119,12 +121,12 @@ rule recall_table:
             category="Recall",
         ),
         markdown="results/recall/table1.md",
-    params:
-        runs=lambda wc: recall_runs(),
-        top_k=config["recall"]["top_k"],
     log:
         "logs/recall_table.log",
     benchmark:
         "benchmarks/recall_table.tsv"
+    params:
+        runs=lambda wc: recall_runs(),
+        top_k=config["recall"]["top_k"],
     script:
         "../scripts/recall_table.py"

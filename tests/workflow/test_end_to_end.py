@@ -1,0 +1,114 @@
+"""The tiny study, run for real: every output exists, is complete and agrees with its inputs."""
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snakemake_runner import TINY_CONFIG, snakemake, write_config
+
+pytestmark = pytest.mark.slow
+DATASET = "sim-a0.5-r1"
+TRAITS = TINY_CONFIG["simulation"]["traits"]
+MODEL = TINY_CONFIG["model"]
+
+
+def _runs(root: Path, trait: str):
+    return sorted((root / "results" / DATASET / trait).glob("*/l1_*/seed_*"))
+
+
+def test_every_grid_and_retrain_run_finished_cleanly(finished_study):
+    for trait in TRAITS:
+        runs = _runs(finished_study, trait)
+        grid = {(a, f"{float(l):g}", s) for a in MODEL["architectures"] for l in MODEL["l1"] for s in MODEL["seeds"]}
+        found = {(r.parts[-3], r.parts[-2][3:], int(r.parts[-1][5:])) for r in runs}
+        assert grid <= found
+        assert len(found - grid) == len(MODEL["retrain_seeds"])  # the selected model's retrain runs
+        for run in runs:
+            assert (run / "model.pt").exists() and (run / "deeplift.tsv").exists()
+            assert not (run / "checkpoint.pt").exists()
+            metrics = json.loads((run / "metrics.json").read_text())
+            assert metrics["device"] == "cpu" and 1 <= metrics["best_epoch"] <= metrics["epochs_run"]
+            summary = json.loads((run / "deeplift.json").read_text())
+            assert summary["max_convergence_delta"] < 1e-3
+    leftovers = [p for p in (finished_study / "results").rglob("*") if p.name.startswith(".") and p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_scores_cover_every_variant_in_bim_order(finished_study):
+    bim = pd.read_csv(finished_study / "results" / DATASET / "genotypes" / "plink.bim", sep="\t", header=None)
+    for trait in TRAITS:
+        scores = pd.read_csv(finished_study / "results" / DATASET / trait / "selected" / "scores.tsv", sep="\t")
+        assert scores["variant_id"].tolist() == bim[1].tolist()
+        assert (scores["score"] >= 0).all() and scores["score"].max() > 0
+        assert (scores["n_seeds"] == len(MODEL["retrain_seeds"])).all()
+
+
+def test_selection_picks_rank_one_of_the_grid(finished_study):
+    for trait in TRAITS:
+        base = finished_study / "results" / "selection" / "sim-a0.5" / trait
+        grid = pd.read_csv(base / "grid.tsv", sep="\t", dtype={"l1": str})
+        selected = json.loads((base / "selected.json").read_text())
+        assert len(grid) == len(MODEL["architectures"]) * len(MODEL["l1"])
+        assert grid["mean_validation_loglik"].is_monotonic_decreasing
+        assert (selected["arch"], selected["l1"]) == (grid["arch"].iloc[0], grid["l1"].iloc[0])
+        metrics = [
+            json.loads(p.read_text())["validation_loglik"]
+            for p in (finished_study / "results" / DATASET / trait / selected["arch"] / f"l1_{selected['l1']}").glob(
+                "seed_*/metrics.json")
+            if int(p.parent.name[5:]) in MODEL["seeds"]
+        ]
+        assert selected["mean_validation_loglik"] == pytest.approx(np.mean(metrics))
+
+
+def test_recall_table_agrees_with_an_independent_recount(finished_study):
+    runs = pd.read_csv(finished_study / "results" / "recall" / "deeplift_recall.tsv", sep="\t", dtype={"seed": str})
+    truth = pd.read_csv(finished_study / "results" / DATASET / "truth.tsv", sep="\t")
+    causal = set(truth["variant_id"])
+    k = TINY_CONFIG["recall"]["top_k"]
+    for row in runs.itertuples():
+        if row.seed == "ensemble":
+            path = finished_study / "results" / DATASET / row.trait / "selected" / "scores.tsv"
+        else:
+            path = finished_study / "results" / DATASET / row.trait / row.arch / f"l1_{row.l1:g}" / f"seed_{row.seed}" / "deeplift.tsv"
+        scores = pd.read_csv(path, sep="\t")
+        top = set(scores.sort_values("score", ascending=False, kind="stable")["variant_id"].head(k))
+        assert row.recall == pytest.approx(len(top & causal) / len(causal))
+    table = (finished_study / "results" / "recall" / "table1.md").read_text()
+    assert all(trait in table for trait in TRAITS)
+
+
+def test_gwas_sumstats_and_comparison_figures(finished_study):
+    for trait in TRAITS:
+        path = finished_study / "results" / DATASET / trait / "gwas" / "sumstats.tsv.gz"
+        with gzip.open(path, "rt") as handle:
+            sumstats = pd.read_csv(handle, sep="\t")
+        for column in ("chromosome", "base_pair_location", "effect_allele", "other_allele", "beta",
+                       "standard_error", "effect_allele_frequency", "p_value", "n", "variant_id"):
+            assert column in sumstats.columns
+        assert len(sumstats) == TINY_CONFIG["simulation"]["n_snps"]
+        figures = finished_study / "results" / "figures" / DATASET / trait
+        for name in ("miami", "qq", "seeds"):
+            assert (figures / f"{name}.png").stat().st_size > 10_000
+            assert (figures / f"{name}.pdf").stat().st_size > 1_000
+
+
+def test_every_job_kept_a_log_and_a_benchmark(finished_study):
+    logs = {p.relative_to(finished_study / "logs").parts[0] for p in (finished_study / "logs").rglob("*.log")}
+    benchmarks = {p.relative_to(finished_study / "benchmarks").parts[0] for p in (finished_study / "benchmarks").rglob("*.tsv")}
+    expected = {"simulate_dataset", "simulated_covariates", "split", "genotype_store", "train", "deeplift",
+                "select_model", "selected_scores", "recall_table", "gwas"}
+    assert expected <= logs and expected <= benchmarks
+
+
+def test_html_report_holds_the_tables_and_figures(finished_study):
+    configfile = write_config(finished_study, TINY_CONFIG)
+    snakemake(finished_study, configfile, "--report", "results/report.html")
+    report = finished_study / "results" / "report.html"
+    assert report.stat().st_size > 100_000
+    text = report.read_text(errors="ignore")
+    for name in ("table1.tsv", "grid.tsv", "miami.png", "qq.png"):
+        assert name in text, name
