@@ -21,5 +21,7 @@ rule deeplift:
     params:
         trait=lambda wc: wc.trait,
         chunk_size=config["deeplift"]["chunk_size"],
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/deeplift.py"

@@ -18,5 +18,7 @@ rule gwas:
     params:
         trait=lambda wc: wc.trait,
         kind=trait_kind,
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/gwas.py"

@@ -23,6 +23,8 @@ rule simulate_dataset:
         traits=config.get("simulation", {}).get("traits"),
         sparsity=lambda wc: STUDY.datasets[wc.sim_dataset].sparsity,
         seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/simulate.py"
 
@@ -41,5 +43,7 @@ rule simulated_covariates:
     params:
         n_pcs=config["gwas"]["n_pcs"],
         seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/pca.py"

@@ -15,6 +15,8 @@ rule split:
         train=config["split"]["train"],
         early_stop=config["split"]["early_stop"],
         validation=config["split"]["validation"],
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/split.py"
 
@@ -33,6 +35,8 @@ rule genotype_store:
         mem_mb=lambda wc, input: resource_model.store_mem_mb(input.fam),
     params:
         block_size=None,  # sized from N to keep the job near 256 MB
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/build_store.py"
 
@@ -69,6 +73,8 @@ rule train:
         patience=config["training"]["patience"],
         # not an output: a killed job leaves it behind and the rerun resumes from it
         checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/{wc.arch}/l1_{wc.l1}/seed_{wc.seed}/checkpoint.pt",
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/train.py"
 
@@ -91,6 +97,8 @@ checkpoint select_model:
     params:
         grid_keys=lambda wc: [run["key"] for run in grid_runs(wc.group, wc.trait)],
         retrain_seeds=config["model"]["retrain_seeds"],
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/select_model.py"
 
@@ -104,6 +112,8 @@ rule selected_scores:
         "logs/selected_scores/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/selected_scores/{dataset}/{trait}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/selected_scores.py"
 
@@ -128,5 +138,7 @@ rule recall_table:
     params:
         runs=lambda wc: recall_runs(),
         top_k=config["recall"]["top_k"],
+    conda:
+        "../../envs/liftgwas.yaml"
     script:
         "../scripts/recall_table.py"
