@@ -219,8 +219,9 @@ def genomic_inflation(p_values) -> float:
     p = p[np.isfinite(p)]
     if p.size == 0:
         return float("nan")
-    chi2 = special.chdtri(1, p)  # inverse survival function of chi-square(1)
-    return float(np.median(chi2) / special.chdtri(1, 0.5))
+    # the chi-square(1) quantile of p is z^2, z the normal quantile of p/2 (ndtri is fast)
+    chi2 = special.ndtri(p / 2.0) ** 2
+    return float(np.median(chi2) / special.ndtri(0.25) ** 2)
 
 
 # --------------------------------------------------------------------------------------
@@ -277,29 +278,32 @@ class NullModel:
         if kind == "binary" and not np.isin(self.y, (0.0, 1.0)).all():
             raise ValueError("binary traits must be coded 0/1")
         self.design = design_matrix(covariates)
+        upper = np.triu_indices(self.design.shape[1])
+        # per-sample terms of X'X (upper triangle), N x K(K+1)/2 floats: the missing-call
+        # corrections gather rows of it
+        self.design_pairs = np.ascontiguousarray(self.design[:, upper[0]] * self.design[:, upper[1]])
         self.projector = np.linalg.qr(self.design)[0] if kind == "quantitative" else None
         if kind == "quantitative":
+            # y with the covariates projected out, and the basis: one product gives g'y_r, Q'g
+            y_resid = self.y - self.projector @ (self.projector.T @ self.y)
+            self.linear_columns = np.column_stack([y_resid, self.projector])
             # all-sample sums of the masked normal equations (see _linear_masked); centring
             # y only improves the conditioning, the intercept absorbs it
             self.y_centred = self.y - self.y.mean()
-            upper = np.triu_indices(self.design.shape[1])
+            self.masked_columns = np.column_stack([self.design, self.y_centred])  # g'X, g'y in one product
             self.masked_totals = np.concatenate([
-                (self.design[:, upper[0]] * self.design[:, upper[1]]).sum(axis=0),
+                self.design_pairs.sum(axis=0),
                 self.design.T @ self.y_centred,
                 [self.y_centred @ self.y_centred],
             ])
         self.start_params = _logistic_covariates_only(self.y, self.design, max_iter) if kind == "binary" else None
         if kind == "binary":
-            upper = np.triu_indices(self.design.shape[1])
-            # the X'WX columns, shared by every batch (N x K(K+1)/2 floats)
-            self.design_pairs = self.design[:, upper[0]] * self.design[:, upper[1]]
             # every SNP's Newton iteration starts at the covariate-only fit (b = 0), where the
             # fitted values are these, the same for all SNPs
             null_prob = _sigmoid(self.design @ self.start_params, np.empty(len(self.y)))
             self.null_weight = null_prob * (1.0 - null_prob)
             self.null_residual = self.y - null_prob
-            self.null_columns = np.column_stack([self.design * self.null_weight[:, None], self.null_residual,
-                                                 self.null_weight])
+            self.null_columns = np.column_stack([self.design * self.null_weight[:, None], self.null_residual])
             self.null_totals = np.concatenate([self.null_weight @ self.design_pairs,
                                                self.null_residual @ self.design])
 
@@ -365,7 +369,6 @@ def _rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def _associate_batch(dosages, model: "NullModel", max_iter, tol, out) -> None:
     """Fill ``out`` (views into the result arrays) for one batch of SNPs."""
     y, design, kind = model.y, model.design, model.kind
-    start_params, projector = model.start_params, model.projector
     n_samples = dosages.shape[1]
     has_missing = dosages.min(axis=1) < 0
     missing_rows = np.flatnonzero(has_missing)
@@ -375,7 +378,7 @@ def _associate_batch(dosages, model: "NullModel", max_iter, tol, out) -> None:
     called = dosages[missing_rows] >= 0  # (rows with missing calls, N)
     n_used[missing_rows] = np.count_nonzero(called, axis=1)
     sum_g = genotypes.sum(axis=1)
-    sum_g2 = np.einsum("ij,ij->i", genotypes, genotypes)
+    sum_g2 = np.vecdot(genotypes, genotypes)
     out["n"][:] = n_used
     with np.errstate(invalid="ignore", divide="ignore"):
         out["effect_allele_frequency"][:] = sum_g / (2.0 * n_used)
@@ -389,7 +392,7 @@ def _associate_batch(dosages, model: "NullModel", max_iter, tol, out) -> None:
         complete = np.flatnonzero(testable & ~has_missing)
         partial = np.flatnonzero(testable & has_missing)
         if complete.size:
-            fit = _linear_complete(_rows(genotypes, complete), y, projector)
+            fit = _linear_complete(_rows(genotypes, complete), sum_g2[complete], model)
             _store_linear(out, complete, fit, design.shape[1], centred_ss_times_n[complete] / n_used[complete])
         if partial.size:
             partial_called = called[np.searchsorted(missing_rows, partial)]
@@ -432,16 +435,16 @@ def _store_linear(out, rows, fit, n_design, centred_ss) -> None:
     out["neg_log10_p_value"][idx] = t_two_sided_neg_log10_p(t[ok], df[ok])
 
 
-def _linear_complete(genotypes, y, projector):
+def _linear_complete(genotypes, sum_g2, model: "NullModel"):
     """OLS of y on [design, g] for SNPs called in every sample, via the projection.
 
     With Q an orthonormal basis of the design, g_r = g - Q Q'g and y_r = y - Q Q'y:
     beta = g'y_r / g_r'g_r, RSS = y_r'y_r - beta^2 g_r'g_r (Frisch-Waugh-Lovell).
     """
-    y_resid = y - projector @ (projector.T @ y)
-    products = genotypes @ np.column_stack([y_resid, projector])  # (B, 1 + K)
+    products = genotypes @ model.linear_columns  # (B, 1 + K): g'y_r, Q'g
     g_y = products[:, 0]
-    residual_ss_g = np.einsum("ij,ij->i", genotypes, genotypes) - np.einsum("ij,ij->i", products[:, 1:], products[:, 1:])
+    y_resid = model.linear_columns[:, 0]
+    residual_ss_g = sum_g2 - np.einsum("ij,ij->i", products[:, 1:], products[:, 1:])
     with np.errstate(invalid="ignore", divide="ignore"):
         beta = g_y / residual_ss_g
     rss = y_resid @ y_resid - beta * g_y
@@ -466,8 +469,8 @@ def _linear_masked(genotypes, called, model: "NullModel"):
     n_pairs = len(upper[0])
 
     def terms(samples):
-        x = design[samples]
-        return np.column_stack([x[:, upper[0]] * x[:, upper[1]], x * y_c[samples, None], y_c[samples] ** 2])
+        y_s = y_c[samples]
+        return np.column_stack([model.design_pairs[samples], design[samples] * y_s[:, None], y_s * y_s])
 
     sums = _masked_sums(called, terms, model.masked_totals)
     a = np.empty((len(genotypes), n_design, n_design))
@@ -475,9 +478,9 @@ def _linear_masked(genotypes, called, model: "NullModel"):
     a[:, upper[1], upper[0]] = sums[:, :n_pairs]
     c = sums[:, n_pairs:-1]
     y_y = sums[:, -1]
-    products = genotypes @ np.column_stack([design, y_c])
+    products = genotypes @ model.masked_columns
     u, g_y = products[:, :n_design], products[:, n_design]
-    s = np.einsum("ij,ij->i", genotypes, genotypes)
+    s = np.vecdot(genotypes, genotypes)
     solved, solvable = _batched_solve(a, np.stack([u, c], axis=2))
     a_inv_u, a_inv_c = solved[:, :, 0], solved[:, :, 1]
     residual_ss_g = s - np.einsum("ij,ij->i", u, a_inv_u)
@@ -584,7 +587,7 @@ def _logistic_newton(genotypes, mask, model: "NullModel", max_iter, tol):
         rhs = np.zeros((n_active, n_design + 1, 2))
         rhs[:, n_design, 1] = 1.0  # solving for e_b too gives [info^-1]_bb, the variance
         if iteration == 0:
-            products = g @ model.null_columns  # X'W0 g | r0'g | (unused)
+            products = g @ model.null_columns  # X'W0 g | r0'g
             squares = prob_buffer[: n_active * n_samples].reshape(n_active, n_samples)
             np.square(g, out=squares)
             g_w_g = squares @ model.null_weight
@@ -593,9 +596,8 @@ def _logistic_newton(genotypes, mask, model: "NullModel", max_iter, tol):
                 score_a = np.broadcast_to(model.null_totals[n_pairs:], (n_active, n_design))
             else:
                 def terms(samples):
-                    x = design[samples]
-                    w = model.null_weight[samples, None]
-                    return np.column_stack([x[:, upper[0]] * x[:, upper[1]] * w, x * model.null_residual[samples, None]])
+                    return np.column_stack([design_pairs[samples] * model.null_weight[samples, None],
+                                            design[samples] * model.null_residual[samples, None]])
                 sums = _masked_sums(m > 0, terms, model.null_totals)
                 xwx, score_a = sums[:, :n_pairs], sums[:, n_pairs:]
             x_w_g, score_b = products[:, :n_design], products[:, n_design]
@@ -616,7 +618,7 @@ def _logistic_newton(genotypes, mask, model: "NullModel", max_iter, tol):
             xwx = weight @ design_pairs
             weight *= g  # now w * g
             products = work @ design  # rows: r'X, then (w g)'X
-            g_terms = np.einsum("kij,ij->ki", work.reshape(2, n_active, n_samples), g)  # r'g, g'Wg
+            g_terms = np.vecdot(work.reshape(2, n_active, n_samples), g)  # r'g, g'Wg
             score_a, x_w_g = products[:n_active], products[n_active:]
             score_b, g_w_g = g_terms[0], g_terms[1]
         info[:, upper[0], upper[1]] = xwx
@@ -662,10 +664,12 @@ def _logistic_newton(genotypes, mask, model: "NullModel", max_iter, tol):
 
 
 def _read_sample_table(path: Path, required: list[str], what: str) -> pd.DataFrame:
+    """FID/IID as text, every other column parsed by pandas (NA or an empty cell = missing)."""
     if not path.exists():
         raise InputError(path, f"{what} file not found")
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_filter=False)
+        table = pd.read_csv(path, sep="\t", dtype={"FID": str, "IID": str}, na_values=["NA", ""],
+                            keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise InputError(path, f"{what} file is empty (expected a header FID IID ...)") from None
     except pd.errors.ParserError as err:
@@ -673,6 +677,9 @@ def _read_sample_table(path: Path, required: list[str], what: str) -> pd.DataFra
     for column in ["FID", "IID", *required]:
         if column not in table.columns:
             raise InputError(path, f"column '{column}' not found; columns are {list(table.columns)}", line=1)
+    if table["IID"].isna().any():
+        row = int(np.flatnonzero(table["IID"].isna().to_numpy())[0])
+        raise InputError(path, "empty IID", line=row + 2, field="IID")
     duplicated = table["IID"].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -681,16 +688,15 @@ def _read_sample_table(path: Path, required: list[str], what: str) -> pd.DataFra
 
 
 def _numeric_column(path: Path, table: pd.DataFrame, column: str) -> np.ndarray:
-    """Parse a column to float; 'NA' and empty cells are missing, anything else must be a number."""
-    text = table[column].str.strip()
-    is_missing = text.isin(["NA", ""])
-    values = pd.to_numeric(text.where(~is_missing), errors="coerce")
-    bad = values.isna() & ~is_missing
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(path, f"'{table[column].iloc[row]}' is not a number (use NA for missing)",
-                         line=row + 2, field=column)
-    return values.to_numpy(dtype=np.float64)
+    """A column as float; NA / empty cells are missing, anything else must be a number."""
+    values = table[column]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=np.float64)
+    # pandas kept the column as text: find the first cell that is not a number
+    parsed = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+    bad = parsed.isna() & values.notna()
+    row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+    raise InputError(path, f"'{values.iloc[row]}' is not a number (use NA for missing)", line=row + 2, field=column)
 
 
 def load_samples(
@@ -715,7 +721,7 @@ def load_samples(
         bad = ~np.isnan(y_all) & ~np.isin(y_all, (0.0, 1.0))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InputError(traits_tsv, f"binary trait value '{traits[trait].iloc[row]}' is not 0, 1 or NA",
+            raise InputError(traits_tsv, f"binary trait value '{y_all[row]:g}' is not 0, 1 or NA",
                              line=row + 2, field=trait)
     cov_all = np.column_stack([_numeric_column(covariates_tsv, covars, c) for c in covariate_names]) \
         if covariate_names else np.zeros((len(covars), 0))
