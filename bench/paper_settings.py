@@ -57,6 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from liftgwas import genostore, gwas, pca, recall, simulate, split  # noqa: E402
+from liftgwas import train as train_module  # noqa: E402
+from liftgwas.model import GenotypeModel  # noqa: E402
 from liftgwas.atomic import write_json  # noqa: E402
 from liftgwas.attribution import deeplift_scores  # noqa: E402
 from liftgwas.data import load_training_data  # noqa: E402
@@ -200,6 +202,25 @@ class Dataset:
 # --------------------------------------------------------------------------------------
 
 
+class CovariateMLPModel(GenotypeModel):
+    """Investigation variant: covariates enter through their own small ReLU net, not linearly.
+
+    The trait's population term (lambda = K-means cluster index, plus cluster-specific
+    noise) is a step function of ancestry, which 10 PCs entering linearly cannot express;
+    the SNP network may then spend ancestry-informative SNPs on it. This branch is still
+    added to the SNP network's output, so DeepLIFT on ``model.snps`` is unchanged. The SNP
+    network is built first, so for a given seed it starts from the same weights as the
+    package's model.
+    """
+
+    def __init__(self, n_snps: int, n_covariates: int, arch: str, hidden: int = 16):
+        super().__init__(n_snps, n_covariates, arch)
+        if n_covariates:
+            self.covariates = torch.nn.Sequential(
+                torch.nn.Linear(n_covariates, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1)
+            )
+
+
 def attribution_reference(data) -> torch.Tensor:
     """As train.save_model: the training samples' mean genotype in the centred input space."""
     return torch.from_numpy(data.mean_genotype("train") - data.store.mean)
@@ -236,7 +257,12 @@ def run_model(ds: Dataset, args, arch: str, seed: int, causal, beta, pc_r2, vari
         arch=arch, l1=args.l1, l1_scaling=args.l1_scaling, seed=seed, batch_size=128,
         learning_rate=args.learning_rate, max_epochs=args.max_epochs, patience=args.patience,
     )
-    model, metrics = train_model(data, settings, device=torch.device("cpu"))
+    # the package's train_model builds its model by this module-level name
+    train_module.GenotypeModel = CovariateMLPModel if args.covariate_net == "mlp" else GenotypeModel
+    try:
+        model, metrics = train_model(data, settings, device=torch.device("cpu"))
+    finally:
+        train_module.GenotypeModel = GenotypeModel
     start = time.perf_counter()
     score, n_attributed, delta = deeplift(model, data, args.attribution_split)
     deeplift_seconds = time.perf_counter() - start
@@ -298,6 +324,7 @@ def run_setting(a: float, args) -> dict:
         "learning_rate": args.learning_rate,
         "covariates_as_inputs": args.covariates_as_inputs == "on",
         "attribution_split": args.attribution_split,
+        "covariate_net": args.covariate_net,
         "causal": [{"variant_id": v, "beta": beta[v], "pc_r2": round(float(pc_r2[v]), 4)} for v in causal],
         "median_pc_r2_all_snps": float(pc_r2.median()),
         "runs": runs,
@@ -374,6 +401,8 @@ def parse_args(argv=None):
     parser.add_argument("--arch", help="override the paper's per-a architecture, e.g. 64x256")
     parser.add_argument("--attribution-split", choices=("validation", "all"), default="validation",
                         help="samples DeepLIFT averages over (workflow: validation)")
+    parser.add_argument("--covariate-net", choices=("linear", "mlp"), default="linear",
+                        help="investigation: covariates linear (package model) or through a 16-unit ReLU net")
     parser.add_argument("--n-samples", type=int)
     parser.add_argument("--n-snps", type=int)
     parser.add_argument("--no-gwas", action="store_true", help="skip the GWAS (investigation runs)")
@@ -391,7 +420,8 @@ def parse_args(argv=None):
     args.output = args.output or (QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT)
     # names the saved score vectors of this configuration
     args.tag = (f"{args.arch or 'paper'}_l1{args.l1:g}_{args.l1_scaling}_lr{args.learning_rate:g}"
-                f"_cov{args.covariates_as_inputs}_{args.attribution_split}")
+                f"_cov{args.covariates_as_inputs}{'' if args.covariate_net == 'linear' else 'mlp'}"
+                f"_{args.attribution_split}")
     return args
 
 
