@@ -225,8 +225,8 @@ def write_cohort(tmp_path, n_covariates=3):
                            "quantitative": quantitative.astype(str)})
     traits.loc[4, "quantitative"] = "NA"
     traits.loc[6, "binary"] = "NA"
-    traits = pd.concat([traits.drop(index=[2]),  # id2 has no trait row
-                        pd.DataFrame({"FID": ["x"], "IID": ["not_genotyped"], "binary": ["1"], "quantitative": ["0.5"]})])
+    not_genotyped = pd.DataFrame({"FID": ["x"], "IID": ["not_genotyped"], "binary": ["1"], "quantitative": ["0.5"]})
+    traits = pd.concat([traits.drop(index=[2]), not_genotyped])  # id2 has no trait row
     traits = traits.sample(frac=1.0, random_state=1)  # order must not matter (matched by IID)
     traits.to_csv(tmp_path / "traits.tsv", sep="\t", index=False)
     cov_table = pd.DataFrame({"FID": "fam", "IID": iids})

@@ -14,20 +14,24 @@ with a non-missing call at that SNP (never imputed), so ``n`` varies between SNP
 
 Everything is vectorised over the SNPs of a block:
 
-* linear, SNPs without missing calls (almost all of them): exact closed form after
-  projecting the covariates out once (one QR of the covariate design); one matrix
-  product per block gives every SNP's beta, residual sum of squares and standard error;
+* linear, SNPs without missing calls: exact closed form after projecting the covariates
+  out once (one QR of the covariate design); one matrix product per batch gives every
+  SNP's beta, residual sum of squares and standard error;
 * linear, SNPs with missing calls: the exact normal equations of ``[1, C, g]`` restricted
-  to that SNP's non-missing rows, built for all such SNPs at once from masked matrix
-  products and solved as a batch of small systems;
+  to that SNP's called samples, for all such SNPs at once: the covariate sums are the
+  all-sample sums minus the few missing samples' terms, and the small systems are solved
+  as one batch;
 * logistic: batched Newton-Raphson over many SNPs at once (per-SNP sample masks give the
-  per-SNP missingness), warm-started from the covariate-only fit, with a fixed maximum
-  number of iterations; SNPs leave the active set as soon as they converge.
+  per-SNP missingness), started at the covariate-only fit (there the first iteration
+  needs only products of g with fixed vectors), with a fixed maximum number of
+  iterations; SNPs leave the active set as soon as they converge.
 
-SNP blocks are streamed from the .bed with `plink.Bed.iter_blocks`, so memory is bounded
-by the block size (plus one small result row per SNP), not by the number of SNPs. Dask is
-deliberately not used: a plain loop over memory-mapped blocks already streams, and the
-per-block work is dense BLAS, which a task graph would only add scheduling overhead to.
+SNP blocks are streamed from the .bed (positioned reads, `read_dosages`), so memory is
+bounded by the block size (plus one small result row per SNP), not by the number of SNPs.
+Dask is deliberately not used: a plain loop over blocks already streams, and the per-block
+work is dense linear algebra, which a task graph would only add scheduling overhead to.
+Parallelism is a thread pool over blocks with single-threaded BLAS in each thread (numpy
+releases the GIL), see `run_gwas`.
 
 SNPs that cannot be tested get NA statistics and a ``status`` instead of an exception:
 ``monomorphic`` (no variation among the used samples), ``collinear`` (the dosage is a

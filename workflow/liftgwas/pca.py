@@ -12,6 +12,8 @@ block by block from the .bed. Memory is O(n_samples x l + block), l = n_pcs + ov
 each pass over the .bed is one power iteration. The final Rayleigh-Ritz step uses the
 same pass (``Q'Z'Z Q = Q'(Z'Z Q)``), so there are ``power_iterations + 1`` passes in all.
 The random start matrix comes from ``numpy.random.default_rng(seed)``: same seed, same PCs.
+Blocks are processed by ``threads`` threads (single-threaded BLAS each) and their products
+added in block order, so the result does not depend on the thread count either.
 """
 
 from __future__ import annotations
