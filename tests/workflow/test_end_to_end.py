@@ -47,6 +47,14 @@ def test_scores_cover_every_variant_in_bim_order(finished_study):
         assert (scores["n_seeds"] == len(MODEL["retrain_seeds"])).all()
 
 
+def test_training_summary_lists_every_grid_run(finished_study):
+    runs = pd.read_csv(finished_study / "results" / "selection" / "training_metrics.tsv", sep="\t")
+    assert len(runs) == len(TRAITS) * len(MODEL["architectures"]) * len(MODEL["l1"]) * len(MODEL["seeds"])
+    assert runs["validation_loglik"].notna().all()
+    grids = pd.read_csv(finished_study / "results" / "selection" / "model_selection.tsv", sep="\t")
+    assert grids.groupby("trait")["selected"].sum().tolist() == [1] * len(TRAITS)
+
+
 def test_selection_picks_rank_one_of_the_grid(finished_study):
     for trait in TRAITS:
         base = finished_study / "results" / "selection" / "sim-a0.5" / trait
@@ -97,8 +105,10 @@ def test_gwas_sumstats_and_comparison_figures(finished_study):
 
 
 def test_every_job_kept_a_log_and_a_benchmark(finished_study):
-    logs = {p.relative_to(finished_study / "logs").parts[0] for p in (finished_study / "logs").rglob("*.log")}
-    benchmarks = {p.relative_to(finished_study / "benchmarks").parts[0] for p in (finished_study / "benchmarks").rglob("*.tsv")}
+    logs = {p.relative_to(finished_study / "logs").parts[0].removesuffix(".log")
+            for p in (finished_study / "logs").rglob("*.log")}
+    benchmarks = {p.relative_to(finished_study / "benchmarks").parts[0].removesuffix(".tsv")
+                  for p in (finished_study / "benchmarks").rglob("*.tsv")}
     expected = {"simulate_dataset", "simulated_covariates", "split", "genotype_store", "train", "deeplift",
                 "select_model", "selected_scores", "recall_table", "gwas"}
     assert expected <= logs and expected <= benchmarks
@@ -110,5 +120,5 @@ def test_html_report_holds_the_tables_and_figures(finished_study):
     report = finished_study / "results" / "report.html"
     assert report.stat().st_size > 100_000
     text = report.read_text(errors="ignore")
-    for name in ("table1.tsv", "grid.tsv", "miami.png", "qq.png"):
+    for name in ("table1.tsv", "training_metrics.tsv", "model_selection.tsv", "miami.png", "qq.png"):
         assert name in text, name

@@ -195,3 +195,18 @@ def load_training_data(
         y_sd=y_sd,
         iids=iids,
     )
+
+
+def load_job_data(inputs, trait: str, kind: str, use_covariates: bool) -> TrainingData:
+    """The training data of a workflow job, from its inputs (packed, fam, traits,
+    covariates, split: what the rules' ``model_data_input`` lists)."""
+    return load_training_data(
+        str(inputs.packed).removesuffix(".packed.npy"),
+        inputs.fam,
+        inputs.traits,
+        inputs.covariates,
+        inputs.split,
+        trait=trait,
+        kind=kind,
+        use_covariates=use_covariates,
+    )

@@ -144,6 +144,10 @@ def recall_runs():
     return runs
 
 
+def expand_group_traits(pattern):
+    return [pattern.format(group=g, trait=t) for g, t in STUDY.group_traits_pairs()]
+
+
 def grid_targets():
     return [
         os.path.join(run_dir(d, t, arch, l1, seed), "deeplift.tsv")
@@ -161,6 +165,7 @@ def final_targets():
     targets += [
         f"results/{d}/{t}/gwas/sumstats.tsv.gz" for d, t in STUDY.dataset_traits()
     ]
+    targets.append("results/selection/training_metrics.tsv")
     if STUDY.simulated_names():
         targets.append("results/recall/table1.md")
     return targets

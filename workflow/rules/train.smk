@@ -10,13 +10,13 @@ rule split:
         "logs/split/{dataset}.log",
     benchmark:
         "benchmarks/split/{dataset}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         seed=config["split"]["seed"],
         train=config["split"]["train"],
         early_stop=config["split"]["early_stop"],
         validation=config["split"]["validation"],
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/split.py"
 
@@ -31,12 +31,12 @@ rule genotype_store:
         "logs/genotype_store/{dataset}.log",
     benchmark:
         "benchmarks/genotype_store/{dataset}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     resources:
         mem_mb=lambda wc, input: resource_model.store_mem_mb(input.fam),
     params:
         block_size=None,  # sized from N to keep the job near 256 MB
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/build_store.py"
 
@@ -51,6 +51,8 @@ rule train:
         "logs/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
     benchmark:
         "benchmarks/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.train_mem_mb(
@@ -73,8 +75,6 @@ rule train:
         patience=config["training"]["patience"],
         # not an output: a killed job leaves it behind and the rerun resumes from it
         checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/{wc.arch}/l1_{wc.l1}/seed_{wc.seed}/checkpoint.pt",
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/train.py"
 
@@ -83,22 +83,17 @@ checkpoint select_model:
     input:
         metrics=lambda wc: [run["metrics"] for run in grid_runs(wc.group, wc.trait)],
     output:
-        grid=report(
-            "results/selection/{group}/{trait}/grid.tsv",
-            caption="../report/grid.rst",
-            category="Model selection",
-            subcategory="{group} {trait}",
-        ),
+        grid="results/selection/{group}/{trait}/grid.tsv",
         selected="results/selection/{group}/{trait}/selected.json",
     log:
         "logs/select_model/{group}/{trait}.log",
     benchmark:
         "benchmarks/select_model/{group}/{trait}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         grid_keys=lambda wc: [run["key"] for run in grid_runs(wc.group, wc.trait)],
         retrain_seeds=config["model"]["retrain_seeds"],
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/select_model.py"
 
@@ -135,10 +130,51 @@ rule recall_table:
         "logs/recall_table.log",
     benchmark:
         "benchmarks/recall_table.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         runs=lambda wc: recall_runs(),
         top_k=config["recall"]["top_k"],
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/recall_table.py"
+
+
+# Checkpoint outputs do not reach the HTML report (snakemake issue #3301), so the grid
+# and every run's training metrics are gathered here by an ordinary rule.
+rule training_summary:
+    input:
+        metrics=lambda wc: [
+            run["metrics"]
+            for group, trait in STUDY.group_traits_pairs()
+            for run in grid_runs(group, trait)
+        ],
+        grids=expand_group_traits("results/selection/{group}/{trait}/grid.tsv"),
+    output:
+        runs=report(
+            "results/selection/training_metrics.tsv",
+            caption="../report/training.rst",
+            category="Model selection",
+        ),
+        grids=report(
+            "results/selection/model_selection.tsv",
+            caption="../report/grid.rst",
+            category="Model selection",
+        ),
+    log:
+        "logs/training_summary/training_summary.log",
+    benchmark:
+        "benchmarks/training_summary/training_summary.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
+    params:
+        runs=lambda wc: [
+            {**run["key"], "group": group, "trait": trait}
+            for group, trait in STUDY.group_traits_pairs()
+            for run in grid_runs(group, trait)
+        ],
+        groups=lambda wc: [
+            {"group": group, "trait": trait}
+            for group, trait in STUDY.group_traits_pairs()
+        ],
+    script:
+        "../scripts/training_summary.py"

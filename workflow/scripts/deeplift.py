@@ -6,7 +6,7 @@ import torch
 
 from liftgwas.atomic import write_json, write_tsv
 from liftgwas.attribution import deeplift_scores, score_table
-from liftgwas.data import load_training_data
+from liftgwas.data import load_job_data
 from liftgwas.plink import read_bim
 from liftgwas.runlog import log_to
 from liftgwas.train import device_info, load_model, pick_device
@@ -16,16 +16,7 @@ torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 device = pick_device()
 model, payload = load_model(snakemake.input.model, device)
-data = load_training_data(
-    snakemake.input.packed.removesuffix(".packed.npy"),
-    snakemake.input.fam,
-    snakemake.input.traits,
-    snakemake.input.covariates,
-    snakemake.input.split,
-    trait=p.trait,
-    kind=payload["kind"],
-    use_covariates=bool(payload["covariate_names"]),
-)
+data = load_job_data(snakemake.input, p.trait, payload["kind"], bool(payload["covariate_names"]))
 start = time.perf_counter()
 result = deeplift_scores(
     model, data, payload["reference"], split="validation", chunk_size=p.chunk_size, device=device

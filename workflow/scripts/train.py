@@ -5,23 +5,14 @@ from pathlib import Path
 import torch
 
 from liftgwas.atomic import write_json
-from liftgwas.data import load_training_data
+from liftgwas.data import load_job_data
 from liftgwas.runlog import log_to
 from liftgwas.train import TrainSettings, pick_device, save_model, train_model
 
 log = log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
-data = load_training_data(
-    snakemake.input.packed.removesuffix(".packed.npy"),
-    snakemake.input.fam,
-    snakemake.input.traits,
-    snakemake.input.covariates,
-    snakemake.input.split,
-    trait=p.trait,
-    kind=p.kind,
-    use_covariates=p.covariates_as_inputs,
-)
+data = load_job_data(snakemake.input, p.trait, p.kind, p.covariates_as_inputs)
 settings = TrainSettings(
     arch=p.arch,
     l1=p.l1,
