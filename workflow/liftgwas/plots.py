@@ -16,9 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import logging
+
 import matplotlib
 
 matplotlib.use("Agg")  # file output only; never needs a display
+# PDF font subsetting logs every glyph table at INFO level, drowning the rule's own log
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -464,11 +468,11 @@ def seed_scores_plot(
     x_all, ticks = genome_layout(first["chromosome"].astype(str), first["base_pair_location"].to_numpy(float))
     offsets = pd.Series(ticks["start"].to_numpy(), index=ticks["chromosome"].to_numpy())
     with _style():
-        height_in = 1.9 * len(runs) + 0.9
+        height_in = 1.9 * len(runs) + 1.1
         fig, axes = plt.subplots(len(runs), 1, sharex=True, sharey=True, figsize=(FULL_WIDTH_IN, height_in), squeeze=False)
         axes = axes[:, 0]
         # fixed margins in inches keep titles and the axis label clear for any number of panels
-        fig.subplots_adjust(left=0.09, right=0.985, top=1 - 0.55 / height_in, bottom=0.45 / height_in, hspace=0.35)
+        fig.subplots_adjust(left=0.09, right=0.985, top=1 - 0.8 / height_in, bottom=0.45 / height_in, hspace=0.35)
         ymax = 0.0
         for ax, (seed, scores) in zip(axes, runs):
             strength = compare.deeplift_strength(scores)
@@ -499,7 +503,8 @@ def seed_scores_plot(
                    markersize=4.5, markeredgewidth=0.5, label="causal SNP"),
             Line2D([], [], color=OKABE_ITO["blue"], lw=0.7, ls="--", label=f"score of the SNP ranked {k}"),
         ]
-        fig.suptitle(title, x=0.09, ha="left", y=0.995, va="top", fontsize=9)
-        fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(0.985, 0.995), ncol=2)
+        # title on the first line, legend on the second, so a long title never runs into it
+        fig.suptitle(title, x=0.09, ha="left", y=1 - 0.08 / height_in, va="top", fontsize=9)
+        fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(0.985, 1 - 0.3 / height_in), ncol=2)
         save_figure(fig, out_png, out_pdf)
     return recalls

@@ -16,7 +16,9 @@ def comparison_input(wildcards):
 def figure_title(wildcards):
     dataset = wildcards.get("dataset") or wildcards.get("sim_dataset")
     kind = STUDY.trait_kind(dataset, wildcards.trait)
-    return f"{dataset}: {wildcards.trait} ({kind} trait)"
+    if kind == wildcards.trait:  # simulated traits are named by their kind
+        return f"{dataset}, {kind} trait"
+    return f"{dataset}, {wildcards.trait} ({kind} trait)"
 
 
 def score_unit(wildcards):
