@@ -194,21 +194,6 @@ def test_format_p_values_keeps_underflowed_p():
     assert texts[4] == "NA"
 
 
-def test_read_dosages_matches_the_reference_reader(tmp_path):
-    rng = np.random.default_rng(2)
-    for n_samples in (13, 16):  # with and without padding bits in the last byte
-        dosages = rng.integers(-1, 3, (9, n_samples)).astype(np.int8)
-        bim = pd.DataFrame({"chrom": "1", "snp": [f"v{i}" for i in range(9)], "cm": 0.0, "pos": np.arange(9) + 1,
-                            "a1": "A", "a2": "C"})
-        fam = pd.DataFrame({"fid": "f", "iid": [f"s{i}" for i in range(n_samples)], "father": "0", "mother": "0",
-                            "sex": 0, "phenotype": "-9"})
-        plink.write_plink(tmp_path / f"g{n_samples}", dosages, bim, fam)
-        bed = plink.Bed(tmp_path / f"g{n_samples}")
-        np.testing.assert_array_equal(gwas.read_dosages(bed, 0, 9), dosages)
-        subset = np.array([12, 0, 5])
-        np.testing.assert_array_equal(gwas.read_dosages(bed, 2, 7, subset), bed.read(2, 7, subset))
-
-
 # ---------------------------------------------------------------------------------------
 # run_gwas: files in, GWAS-SSF out
 # ---------------------------------------------------------------------------------------

