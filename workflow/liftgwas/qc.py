@@ -74,7 +74,6 @@ __all__ = [
     "compute_pcs",
     "write_covariates",
     "qc_summary",
-    "script_logging",
 ]
 
 
@@ -152,28 +151,6 @@ def genotype_source(settings: dict, cohort: str) -> dict:
         "ref_allele": g.get("ref_allele", "ref-first"),
         "extract": g.get("extract"),
     }
-
-
-# ---- logging for scripts ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def script_logging(log_path: str | Path | None) -> Iterator[logging.Logger]:
-    """Send liftgwas log records and warnings to the rule's log file; log any failure."""
-    handler: logging.Handler = logging.FileHandler(log_path, mode="w") if log_path else logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    logging.captureWarnings(True)
-    try:
-        yield root
-    except Exception:
-        root.exception("failed")
-        raise
-    finally:
-        root.removeHandler(handler)
-        handler.close()
 
 
 # ---- plink2 --------------------------------------------------------------------------------

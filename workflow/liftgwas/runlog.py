@@ -8,7 +8,8 @@ import warnings
 
 
 def log_to(path: str | None, level: int = logging.INFO) -> logging.Logger:
-    """Send log records and Python warnings to ``path`` (the rule's log:) and stderr."""
+    """Send log records, Python warnings and an uncaught exception's traceback to
+    ``path`` (the rule's log:) and to stderr."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if path:
         handlers.append(logging.FileHandler(path, mode="w"))
@@ -19,5 +20,13 @@ def log_to(path: str | None, level: int = logging.INFO) -> logging.Logger:
         force=True,
     )
     logging.captureWarnings(True)
+    # Captum's note that it hooks the ReLU modules during attribution is expected
     warnings.filterwarnings("ignore", message="Setting forward, backward hooks", category=UserWarning)
-    return logging.getLogger("liftgwas")
+    log = logging.getLogger("liftgwas")
+
+    def log_failure(kind, value, tb):
+        # the traceback goes into the rule's log file, where a user looks first
+        log.error("job failed", exc_info=(kind, value, tb))
+
+    sys.excepthook = log_failure
+    return log

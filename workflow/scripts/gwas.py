@@ -1,25 +1,16 @@
 """Snakemake adapter: baseline GWAS of one trait -> GWAS-SSF sumstats (logic in liftgwas.gwas)."""
 
-import logging
-
 from liftgwas import gwas
+from liftgwas.runlog import log_to
 
-snakemake = globals()["snakemake"]  # injected by Snakemake's `script:` directive
-
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(name)s %(levelname)s %(message)s",
-)
-bed_path = str(snakemake.input.bed)
-if not bed_path.endswith(".bed"):
-    raise ValueError(f"input.bed must be a .bed path, got {bed_path}")
+sm = snakemake  # noqa: F821
+log_to(sm.log[0])
 gwas.run_gwas(
-    bed_prefix=bed_path[: -len(".bed")],
-    traits_tsv=snakemake.input.traits,
-    covariates_tsv=snakemake.input.covariates,
-    trait=snakemake.params.trait,
-    kind=snakemake.params.kind,
-    out_path=snakemake.output.sumstats,
-    threads=snakemake.threads,
+    bed_prefix=str(sm.input.bed).removesuffix(".bed"),
+    traits_tsv=sm.input.traits,
+    covariates_tsv=sm.input.covariates,
+    trait=sm.params.trait,
+    kind=sm.params.kind,
+    out_path=sm.output.sumstats,
+    threads=sm.threads,
 )

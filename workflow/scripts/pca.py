@@ -1,23 +1,14 @@
 """Snakemake adapter: genotype PCs -> covariates.tsv (logic in liftgwas.pca)."""
 
-import logging
-
 from liftgwas import pca
+from liftgwas.runlog import log_to
 
-snakemake = globals()["snakemake"]  # injected by Snakemake's `script:` directive
-
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(name)s %(levelname)s %(message)s",
-)
-bed_path = str(snakemake.input.bed)
-if not bed_path.endswith(".bed"):
-    raise ValueError(f"input.bed must be a .bed path, got {bed_path}")
+sm = snakemake  # noqa: F821
+log_to(sm.log[0])
 pca.write_covariates(
-    bed_prefix=bed_path[: -len(".bed")],
-    out_tsv=snakemake.output.covariates,
-    n_pcs=int(snakemake.params.n_pcs),
-    seed=int(snakemake.params.seed),
-    threads=snakemake.threads,
+    bed_prefix=str(sm.input.bed).removesuffix(".bed"),
+    out_tsv=sm.output.covariates,
+    n_pcs=int(sm.params.n_pcs),
+    seed=int(sm.params.seed),
+    threads=sm.threads,
 )

@@ -1,29 +1,10 @@
 """Snakemake adapter: train / early-stop / validation split of a dataset (liftgwas.split)."""
 
-import logging
-
 from liftgwas import split
+from liftgwas.runlog import log_to
 
-
-def main(smk) -> None:
-    if smk.log:
-        logging.basicConfig(
-            filename=smk.log[0],
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            force=True,
-        )
-    params = smk.params
-    fractions = {name: float(getattr(params, name)) for name in split.SPLITS}
-    table = split.write_split(smk.input.fam, smk.output.split, int(params.seed), fractions)
-    logging.getLogger("liftgwas.split").info(
-        "split %d samples: %s", len(table), table["split"].value_counts().to_dict()
-    )
-
-
-if __name__ == "__main__":
-    try:
-        main(snakemake)  # noqa: F821 (injected by Snakemake)
-    except Exception:
-        logging.getLogger("liftgwas").exception("split failed")
-        raise
+sm = snakemake  # noqa: F821
+log = log_to(sm.log[0])
+fractions = {name: float(getattr(sm.params, name)) for name in split.SPLITS}
+table = split.write_split(sm.input.fam, sm.output.split, int(sm.params.seed), fractions)
+log.info("split %d samples: %s", len(table), table["split"].value_counts().to_dict())
