@@ -12,6 +12,11 @@ Any file that was there before is backed up and put back on exit. Everything els
 key and socket, spool and state directories, daemon logs) lives in a private state
 directory, so /etc/munge and /run/munge are left alone.
 
+Job processes are tracked by process group (proctrack/pgid), not by parent links
+(proctrack/linuxproc): a job process that ignores SIGTERM and loses its parent, as a job's
+snakemake can when its job step is cancelled, escaped linuxproc's SIGKILL here and ran on.
+stop() also ends, by PID, any process still carrying this cluster's unique name.
+
 Usage:
     reason = skip_reason()          # None when the cluster can run here
     with LocalSlurmCluster() as cluster:
@@ -117,6 +122,9 @@ class LocalSlurmCluster:
         self.lock_timeout_s = lock_timeout_s
         self.keep_state_dir = keep_state_dir
         self.node = socket.gethostname().split(".")[0]
+        # Unique per cluster: every job process carries it (SLURM_CLUSTER_NAME), which is
+        # how stop() finds job processes that outlived their job.
+        self.cluster_name = f"liftgwas-test-{os.urandom(3).hex()}"
         self.partition = "debug"
         self.cpus = os.cpu_count() or 1
         # Below the real memory: slurmd drains a node that reports less than configured.
@@ -212,6 +220,7 @@ class LocalSlurmCluster:
             for name in reversed(list(self._procs)):
                 self._stop_process(name, self._procs[name])
             self._procs.clear()
+            self._end_leftover_job_processes()
         finally:
             self._restore_config()
             if self.state_dir is not None and not self.keep_state_dir:
@@ -267,7 +276,7 @@ class LocalSlurmCluster:
         assert self.state_dir is not None
         state = self.state_dir
         return f"""{MARKER} (state dir {state}); restored on exit
-ClusterName=liftgwas-test
+ClusterName={self.cluster_name}
 SlurmctldHost={self.node}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -282,7 +291,7 @@ SlurmctldLogFile={state}/log/slurmctld.log
 SlurmdLogFile={state}/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
+ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 MpiDefault=none
 SelectType=select/cons_tres
@@ -425,6 +434,37 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
                     time.sleep(0.5)
         except (subprocess.SubprocessError, OSError):
             pass
+
+    def job_processes(self, job_id: str | None = None) -> list[int]:
+        """PIDs of live processes started by this cluster's jobs (all, or one job's)."""
+        marker = f"SLURM_CLUSTER_NAME={self.cluster_name}".encode()
+        job_marker = f"SLURM_JOB_ID={job_id}".encode()
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                environ = (proc / "environ").read_bytes().split(b"\0")
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z" and marker in environ and (job_id is None or job_marker in environ):
+                pids.append(int(proc.name))
+        return pids
+
+    def _end_leftover_job_processes(self) -> None:
+        # A job process that outlived its job (e.g. one that ignored SIGTERM and lost its
+        # parent) was still started by this cluster: end it by PID, TERM then KILL.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = self.job_processes()
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + self.stop_grace_s
+            while pids and self.job_processes() and time.monotonic() < deadline:
+                time.sleep(0.2)
 
     def _stop_process(self, name: str, proc: subprocess.Popen) -> None:
         if proc.poll() is not None:

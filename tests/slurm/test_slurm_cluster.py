@@ -38,3 +38,21 @@ def test_scancel_ends_a_running_job(slurm_cluster, tmp_path):
     slurm_cluster.run("scancel", job)
     assert slurm_cluster.wait_for_job(job, timeout_s=30) == "CANCELLED"
     assert not (tmp_path / "finished").exists()
+
+
+def test_scancel_leaves_no_process_behind(slurm_cluster, tmp_path):
+    # The shell dies on SIGTERM; its child ignores SIGTERM and loses its parent, the way a
+    # job's snakemake can when its job step is cancelled. SLURM's SIGKILL must still reach it.
+    stubborn = "import pathlib, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); pathlib.Path('started').touch(); time.sleep(300)"
+    job = _submit(slurm_cluster, tmp_path, "--mem=100", "--wrap", f'python3 -c "{stubborn}" & wait')
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline, slurm_cluster.log_tails()
+        time.sleep(0.2)
+    assert slurm_cluster.job_processes(job), "the job's processes are not found by the cluster"
+    slurm_cluster.run("scancel", job)
+    assert slurm_cluster.wait_for_job(job, timeout_s=30) == "CANCELLED"
+    deadline = time.monotonic() + 30
+    while slurm_cluster.job_processes(job):
+        assert time.monotonic() < deadline, f"processes of cancelled job {job} still alive: {slurm_cluster.job_processes(job)}"
+        time.sleep(0.5)

@@ -8,6 +8,7 @@ The profile tests at the top need no cluster: they check how the profile resolve
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -279,7 +280,7 @@ def test_tiny_study_runs_through_slurm_with_gpu_jobs_and_survives_scancel(slurm_
 
     # ... and ran with the GPU SLURM gave it (the job step logs its environment with --verbose)
     logs_dir = workdir / ".snakemake" / "slurm_logs"
-    gpu_logs = [p for p in logs_dir.rglob("*.log") if re.search(r"(train|deeplift)", p.relative_to(logs_dir).parts[0])]
+    gpu_logs = [p for p in logs_dir.rglob("*.log") if p.relative_to(logs_dir).parts[0] in {f"rule_{r}" for r in GPU_RULES}]
     assert gpu_logs, list(logs_dir.rglob("*"))
     finished_gpu_logs = [p for p in gpu_logs if "steps (100%) done" in p.read_text(errors="replace")]
     assert finished_gpu_logs, gpu_logs
@@ -305,4 +306,7 @@ def test_tiny_study_runs_through_slurm_with_gpu_jobs_and_survives_scancel(slurm_
         w = dict(wildcards)
         run_dir = workdir / "results" / w["dataset"] / w["trait"] / w["arch"] / f"l1_{w['l1']}" / f"seed_{w['seed']}"
         assert (run_dir / ("model.pt" if rule == "train" else "deeplift.tsv")).is_file(), run_dir
+        # the training/DeepLIFT code itself saw the GPU SLURM allocated (it records it)
+        record = json.loads((run_dir / ("metrics.json" if rule == "train" else "deeplift.json")).read_text())
+        assert record.get("cuda_visible_devices") == "0", (rule, run_dir, record.get("cuda_visible_devices"))
     assert (workdir / "results" / "recall" / "table1.md").is_file()
