@@ -52,6 +52,10 @@ def test_recall_on_a_constructed_ranking():
     assert topk_recall(scores, ["v15", "v16"], 2) == 0.0
     scores["v3"] = np.nan  # NaN ranks last
     assert topk_recall(scores, ["v3"], 19) == 0.0
+    zeros = pd.Series(0.0, index=ids)  # a collapsed model: every place is a tie
+    assert topk_recall(zeros, ["v0", "v1"], 5) == pytest.approx(5 / 20)
+    tied = pd.Series([3.0, 2.0, 2.0, 2.0, 1.0], index=["a", "b", "c", "d", "e"])
+    assert topk_recall(tied, ["a", "c"], 2) == pytest.approx((1 + 1 / 3) / 2)
     with pytest.raises(ValueError, match="not in the ranking"):
         topk_recall(scores, ["zz"], 2)
 

@@ -18,7 +18,9 @@ def topk_recall(scores: pd.Series, causal_ids: Iterable[str], k: int) -> float:
     """Fraction of the causal SNPs among the top k (the paper's recall, k = #causal).
 
     ``scores`` is indexed by variant id; larger = more associated (a DeepLIFT score or a
-    GWAS -log10 p). NaN scores rank last.
+    GWAS -log10 p). NaN scores rank last. SNPs tied at the k-th place share the remaining
+    places at random, and the expected recall is returned: a collapsed model whose scores
+    are all zero gets the recall of a random guess, not one set by the genome order.
     """
     causal = set(map(str, causal_ids))
     if not causal:
@@ -26,8 +28,14 @@ def topk_recall(scores: pd.Series, causal_ids: Iterable[str], k: int) -> float:
     missing = causal - set(scores.index.astype(str))
     if missing:
         raise ValueError(f"causal SNPs not in the ranking: {sorted(missing)[:5]}")
-    filled = scores.astype(float).fillna(-np.inf)
-    return len(causal & set(top_k(filled, k))) / len(causal)
+    values = scores.astype(float).fillna(-np.inf).to_numpy()
+    is_causal = np.isin(scores.index.astype(str), list(causal))
+    k = min(k, len(values))
+    threshold = np.sort(values)[::-1][k - 1]
+    above, tied = values > threshold, values == threshold
+    places_left = k - int(above.sum())
+    expected = is_causal[above].sum() + is_causal[tied].sum() * places_left / tied.sum()
+    return float(expected / len(causal))
 
 
 def _read_scores(path) -> pd.Series:

@@ -13,6 +13,8 @@ rule deeplift:
         "logs/deeplift/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
     benchmark:
         "benchmarks/deeplift/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.deeplift_mem_mb(
@@ -21,7 +23,5 @@ rule deeplift:
     params:
         trait=lambda wc: wc.trait,
         chunk_size=config["deeplift"]["chunk_size"],
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/deeplift.py"

@@ -1,3 +1,5 @@
+# snakemake --lint: 'Mixed rules and functions' is accepted here: the input and title
+# functions below serve only this stage's rules and read best beside them.
 # GWAS versus DeepLIFT: Miami and QQ plots, top-hit tables, the seed figure and the recall
 # comparison over every simulation setting. Every figure and table goes into the HTML report.
 
@@ -76,6 +78,8 @@ rule miami:
         "logs/miami/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/miami/{dataset}/{trait}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         title=figure_title,
         top_n_labels=5,
@@ -100,6 +104,8 @@ rule qq:
         "logs/qq/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/qq/{dataset}/{trait}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         title=figure_title,
     script:
@@ -133,6 +139,8 @@ rule top_hits:
         "logs/top_hits/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/top_hits/{dataset}/{trait}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         k=config["recall"]["top_k"],
         dataset=lambda wc: wc.dataset,
@@ -164,6 +172,8 @@ rule seed_figure:
         "logs/seed_figure/{sim_dataset}/{trait}.log",
     benchmark:
         "benchmarks/seed_figure/{sim_dataset}/{trait}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         seeds=lambda wc: [run["seed"] for run in seed_figure_runs(wc)],
         k=config["recall"]["top_k"],
@@ -201,6 +211,8 @@ rule recall_comparison:
         "logs/recall_comparison.log",
     benchmark:
         "benchmarks/recall_comparison.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         k=config["recall"]["top_k"],
     script:

@@ -12,13 +12,13 @@ rule gwas:
         "logs/gwas/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/gwas/{dataset}/{trait}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.gwas_mem_mb(input.fam, attempt),
     params:
         trait=lambda wc: wc.trait,
         kind=trait_kind,
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/gwas.py"

@@ -1,3 +1,5 @@
+# snakemake --lint: 'Mixed rules and functions' is accepted here: the cohort helpers below
+# serve only the QC and phenotype rules and read best beside them.
 # QC of real cohorts (config key cohorts): sample QC steps, variant QC, the QC summary, and
 # the synthetic UK Biobank-like cohort of config/ukb-example.yaml. Logic: liftgwas/qc.py.
 # Each step gets only its own settings as params, so editing one threshold reruns that step

@@ -12,6 +12,8 @@ rule simulate_dataset:
         "logs/simulate_dataset/{sim_dataset}.log",
     benchmark:
         "benchmarks/simulate_dataset/{sim_dataset}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     resources:
         mem_mb=lambda wc: resource_model.simulate_mem_mb(
             config["simulation"]["n_samples"]
@@ -23,8 +25,6 @@ rule simulate_dataset:
         traits=config.get("simulation", {}).get("traits"),
         sparsity=lambda wc: STUDY.datasets[wc.sim_dataset].sparsity,
         seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/simulate.py"
 
@@ -40,10 +40,10 @@ rule simulated_covariates:
         "logs/simulated_covariates/{sim_dataset}.log",
     benchmark:
         "benchmarks/simulated_covariates/{sim_dataset}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
     params:
         n_pcs=config["gwas"]["n_pcs"],
         seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/pca.py"
