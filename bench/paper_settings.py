@@ -221,24 +221,57 @@ class CovariateMLPModel(GenotypeModel):
             )
 
 
+class StandardisedModel(GenotypeModel):
+    """Investigation variant: each SNP's centred dosage is divided by its training-sample sd
+    inside the SNP network (a fixed buffer before the first layer), so initial weights and
+    the L1 penalty act per standard deviation, as a GWAS's test statistic does. DeepLIFT
+    still attributes the centred dosage (the scaling is linear, so the attributions to the
+    raw input are exact)."""
+
+    inv_sd: np.ndarray | None = None  # set by run_model before training
+
+    def __init__(self, n_snps: int, n_covariates: int, arch: str):
+        super().__init__(n_snps, n_covariates, arch)
+        snps = self.snps
+        snps.register_buffer("inv_sd", torch.from_numpy(self.inv_sd.astype(np.float32)))
+        forward = snps.forward
+        snps.forward = lambda x: forward(x * snps.inv_sd)
+
+
+def training_inverse_sd(data) -> np.ndarray:
+    """1 / sd of each SNP's dosage over the training samples (monomorphic SNPs: 0)."""
+    rows = data.splits["train"].rows
+    total = np.zeros(data.n_snps)
+    squares = np.zeros(data.n_snps)
+    for i in range(0, len(rows), 1024):
+        x = data.store.decode(rows[i : i + 1024]).astype(np.float64)
+        total += x.sum(0)
+        squares += (x * x).sum(0)
+    var = squares / len(rows) - (total / len(rows)) ** 2
+    return np.where(var > 1e-12, 1.0 / np.sqrt(np.maximum(var, 1e-12)), 0.0)
+
+
 def attribution_reference(data) -> torch.Tensor:
     """As train.save_model: the training samples' mean genotype in the centred input space."""
     return torch.from_numpy(data.mean_genotype("train") - data.store.mean)
 
 
-def deeplift(model, data, split_name: str):
-    """DeepLIFT mean |attribution| per SNP on one split, or on every sample ("all")."""
+def deeplift(model, data, split_name: str) -> dict[str, tuple[np.ndarray, int, float]]:
+    """DeepLIFT mean |attribution| per SNP: {split: (score, n samples, max delta)}.
+
+    ``split_name`` "all" attributes every split and adds their sample-weighted mean as "all".
+    """
     reference = attribution_reference(data)
-    if split_name != "all":
-        result = deeplift_scores(model, data, reference, split=split_name, chunk_size=512)
-        return result.score, result.n_samples, result.max_convergence_delta
-    total, n, delta = 0.0, 0, 0.0
-    for name in ("train", "early_stop", "validation"):
+    names = ("train", "early_stop", "validation") if split_name == "all" else (split_name,)
+    out = {}
+    for name in names:
         result = deeplift_scores(model, data, reference, split=name, chunk_size=512)
-        total = total + result.score * result.n_samples
-        n += result.n_samples
-        delta = max(delta, result.max_convergence_delta)
-    return total / n, n, delta
+        out[name] = (result.score, result.n_samples, result.max_convergence_delta)
+    if split_name == "all":
+        n = sum(v[1] for v in out.values())
+        score = sum(v[0] * v[1] for v in out.values()) / n
+        out["all"] = (score, n, max(v[2] for v in out.values()))
+    return out
 
 
 def top_hits(scores: pd.Series, causal: set[str], beta: dict[str, float], pc_r2: pd.Series) -> list[dict]:
@@ -258,14 +291,19 @@ def run_model(ds: Dataset, args, arch: str, seed: int, causal, beta, pc_r2, vari
         learning_rate=args.learning_rate, max_epochs=args.max_epochs, patience=args.patience,
     )
     # the package's train_model builds its model by this module-level name
-    train_module.GenotypeModel = CovariateMLPModel if args.covariate_net == "mlp" else GenotypeModel
+    if args.standardise_inputs:
+        StandardisedModel.inv_sd = training_inverse_sd(data)
+    variant = {("linear", False): GenotypeModel, ("mlp", False): CovariateMLPModel,
+               ("linear", True): StandardisedModel}[(args.covariate_net, args.standardise_inputs)]
+    train_module.GenotypeModel = variant
     try:
         model, metrics = train_model(data, settings, device=torch.device("cpu"))
     finally:
         train_module.GenotypeModel = GenotypeModel
     start = time.perf_counter()
-    score, n_attributed, delta = deeplift(model, data, args.attribution_split)
+    by_split = deeplift(model, data, args.attribution_split)
     deeplift_seconds = time.perf_counter() - start
+    score, n_attributed, delta = by_split[args.attribution_split]
     scores = pd.Series(score, index=variant_ids)
     first = model.snps.first.weight.detach().abs()
     row = {
@@ -287,6 +325,9 @@ def run_model(ds: Dataset, args, arch: str, seed: int, causal, beta, pc_r2, vari
         "top_hits": top_hits(scores, causal, beta, pc_r2),
         "peak_rss_mb": peak_rss_mb(),
     }
+    if args.attribution_split == "all":
+        row["recall_validation_only"] = recall.topk_recall(
+            pd.Series(by_split["validation"][0], index=variant_ids), causal, TOP_K)
     return row, score
 
 
@@ -325,6 +366,7 @@ def run_setting(a: float, args) -> dict:
         "covariates_as_inputs": args.covariates_as_inputs == "on",
         "attribution_split": args.attribution_split,
         "covariate_net": args.covariate_net,
+        "standardise_inputs": args.standardise_inputs,
         "causal": [{"variant_id": v, "beta": beta[v], "pc_r2": round(float(pc_r2[v]), 4)} for v in causal],
         "median_pc_r2_all_snps": float(pc_r2.median()),
         "runs": runs,
@@ -403,12 +445,16 @@ def parse_args(argv=None):
                         help="samples DeepLIFT averages over (workflow: validation)")
     parser.add_argument("--covariate-net", choices=("linear", "mlp"), default="linear",
                         help="investigation: covariates linear (package model) or through a 16-unit ReLU net")
+    parser.add_argument("--standardise-inputs", action="store_true",
+                        help="investigation: divide each SNP by its training sd inside the network")
     parser.add_argument("--n-samples", type=int)
     parser.add_argument("--n-snps", type=int)
     parser.add_argument("--no-gwas", action="store_true", help="skip the GWAS (investigation runs)")
     parser.add_argument("--output", type=Path, help=f"JSON path (default {DEFAULT_OUTPUT.relative_to(ROOT)})")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.standardise_inputs and args.covariate_net == "mlp":
+        parser.error("--standardise-inputs and --covariate-net mlp are separate experiments")
     args.settings = args.settings or list(PAPER_TABLE1)
     unknown = [a for a in args.settings if a not in PAPER_TABLE1]
     if unknown:
@@ -421,7 +467,7 @@ def parse_args(argv=None):
     # names the saved score vectors of this configuration
     args.tag = (f"{args.arch or 'paper'}_l1{args.l1:g}_{args.l1_scaling}_lr{args.learning_rate:g}"
                 f"_cov{args.covariates_as_inputs}{'' if args.covariate_net == 'linear' else 'mlp'}"
-                f"_{args.attribution_split}")
+                f"{'_std' if args.standardise_inputs else ''}_{args.attribution_split}")
     return args
 
 
