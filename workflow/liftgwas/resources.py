@@ -74,6 +74,13 @@ def deeplift_mem_mb(fam, mean_npy, chunk_size: int, attempt: int = 1) -> int:
     return _scale(BASE_MB + 8 * 4 * chunk_size * m / 1e6, attempt)
 
 
+def deeplift_runtime_min(fam, mean_npy, arch: str, attempt: int = 1) -> int:
+    # one forward and one backward pass of the first layer per validation sample (a
+    # quarter of the samples), at the same conservative CPU speed
+    flops = 4 * n_samples(fam) * 0.25 * n_snps(mean_npy) * _hidden1(arch)
+    return _scale(10 + flops / 2e10 / 60, attempt)
+
+
 def gwas_mem_mb(fam, attempt: int = 1, block: int = 2048) -> int:
     # a float64 dosage block and its IRLS work arrays
     return _scale(BASE_MB + 8 * 8 * block * n_samples(fam) / 1e6, attempt)

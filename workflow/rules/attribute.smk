@@ -20,6 +20,9 @@ rule deeplift:
         mem_mb=lambda wc, input, attempt: resource_model.deeplift_mem_mb(
             input.fam, input.mean, config["deeplift"]["chunk_size"], attempt
         ),
+        runtime=lambda wc, input, attempt: resource_model.deeplift_runtime_min(
+            input.fam, input.mean, wc.arch, attempt
+        ),
     params:
         trait=lambda wc: wc.trait,
         chunk_size=config["deeplift"]["chunk_size"],

@@ -31,6 +31,20 @@ STUDY = wc.Study.from_config(
 )
 
 
+# Small aggregations and plots run on the submitting node, not as cluster jobs: a SLURM job
+# costs ~30 s of scheduling, far more than these take.
+localrules:
+    select_model,
+    selected_scores,
+    training_summary,
+    recall_table,
+    top_hits,
+    recall_comparison,
+    miami,
+    qq,
+    seed_figure,
+
+
 wildcard_constraints:
     dataset=wc.alternation(STUDY.dataset_names()),
     sim_dataset=wc.alternation(STUDY.simulated_names()),
