@@ -30,6 +30,7 @@ venv: $(INSTALLED)
 $(INSTALLED): envs/requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --no-deps -r envs/requirements.lock
+	# pip check: every pinned package's own requirements are met by the lock
 	$(BIN)/pip check
 	touch $@
 
@@ -47,7 +48,7 @@ system-deps:
 lock:
 	rm -rf /tmp/liftgwas-lock && $(PYTHON) -m venv /tmp/liftgwas-lock
 	/tmp/liftgwas-lock/bin/pip install --quiet -r envs/requirements.in
-	/tmp/liftgwas-lock/bin/pip freeze > envs/requirements.lock
+	/tmp/liftgwas-lock/bin/pip freeze --all | grep -v '^pip==' > envs/requirements.lock
 
 clean:
 	rm -rf results .snakemake
