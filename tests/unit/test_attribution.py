@@ -14,7 +14,7 @@ from liftgwas.train import TrainSettings, train_model
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from conftest import write_toy_cohort
+    from toydata import write_toy_cohort
 
     cohort = write_toy_cohort(tmp_path_factory.mktemp("dl") / "c", n_samples=600, n_snps=120, effect=1.5)
     data = load_training_data(cohort["store"], cohort["fam"], cohort["traits"], cohort["covariates"],

@@ -117,9 +117,10 @@ def test_estimates_grow_with_the_cohort(cohort):
     base = all_estimates(*cohort(small_n, small_m))
     more_samples = all_estimates(*cohort(large_n, small_m))
     more_snps = all_estimates(*cohort(small_n, large_m))
-    # jobs whose memory holds (variants x samples) blocks grow with N
-    for name in ("store_mem_mb", "gwas_mem_mb"):
-        assert more_samples[name] > base[name], name
+    # the GWAS keeps per-sample tables: it grows with N; conversion blocks are sized to a
+    # fixed budget, so its estimate is flat
+    assert more_samples["gwas_mem_mb"] > base["gwas_mem_mb"]
+    assert more_samples["store_mem_mb"] == base["store_mem_mb"]
     assert resources.simulate_mem_mb(large_n) > resources.simulate_mem_mb(small_n)
     # training and DeepLIFT hold (batch x M) arrays and M-sized weights: they grow with M
     # and must not shrink with N (streamed: ideally flat in N)
@@ -192,14 +193,7 @@ BENCH_ESTIMATES = {
         "simulate",
         "convert",
         "train_stream",
-        pytest.param(
-            "deeplift",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="deeplift_mem_mb assumes 8 float32 (chunk x M) arrays; bench/scale.py measured ~12.3 "
-                "(3.6 GB at M = 100k vs 3.1 GB asked for)",
-            ),
-        ),
+        "deeplift",
         "gwas",
     ],
 )

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import REPO
+from toydata import REPO
 
 
 def test_log_file_gets_records_warnings_and_the_failure(tmp_path):

@@ -70,7 +70,7 @@ def test_early_stopping_restores_the_best_epoch(toy_cohort):
 
 
 def test_training_learns_the_signal_and_reports_metrics(tmp_path):
-    from conftest import write_toy_cohort
+    from toydata import write_toy_cohort
 
     cohort = write_toy_cohort(tmp_path / "b", n_samples=800, effect=1.5)
     _, metrics = train_model(load(cohort), settings(arch="32x16", l1=1.0, max_epochs=40, patience=6))
@@ -80,7 +80,7 @@ def test_training_learns_the_signal_and_reports_metrics(tmp_path):
 
 
 def test_quantitative_trait_reports_r2(tmp_path):
-    from conftest import write_toy_cohort
+    from toydata import write_toy_cohort
 
     cohort = write_toy_cohort(tmp_path / "q", n_samples=1000, kind="quantitative")
     _, metrics = train_model(load(cohort), settings(arch="16x8", l1=1.0, learning_rate=3e-3, max_epochs=40, patience=6))

@@ -56,9 +56,9 @@ def deeplift_scores(
         attr, delta = explainer.attribute(
             x.requires_grad_(True), baselines=ref.expand_as(x), return_convergence_delta=True
         )
-        a = attr.detach().abs().double()
-        sum_abs += a.sum(0)
-        sum_sq += (a * a).sum(0)
+        a = attr.detach().abs_()  # in place: no float64 copy of the chunk
+        sum_abs += a.sum(0, dtype=torch.float64)
+        sum_sq += a.square_().sum(0, dtype=torch.float64)
         max_delta = max(max_delta, float(delta.abs().max()))
         n += x.shape[0]
         log.info("DeepLIFT: %d / %d samples", n, total)

@@ -63,10 +63,8 @@ class TrainingData:
         order = np.arange(len(part.rows)) if order is None else order
         device = torch.device(device)
         pin = device.type == "cuda"
-        center = self.store.mean
-
         def make(idx):
-            x = torch.from_numpy(self.store.decode(part.rows[idx]) - center)
+            x = torch.from_numpy(self.store.decode(part.rows[idx], center=True))
             c = torch.from_numpy(part.covariates[idx])
             y = torch.from_numpy(part.y[idx])
             if pin:

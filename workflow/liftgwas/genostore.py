@@ -30,8 +30,12 @@ from .plink import BYTE_TO_DOSAGES, Bed
 
 log = logging.getLogger(__name__)
 
-# byte -> 4 float dosages with NaN for missing, for batch decoding
+# byte -> 4 float dosages with NaN for missing, for batch decoding; viewed as one 16-byte
+# value per byte so that decoding is a single gather (np.take) of 16-byte words
 _BYTE_TO_FLOATS = np.where(BYTE_TO_DOSAGES < 0, np.nan, BYTE_TO_DOSAGES).astype(np.float32)
+_BYTE_TO_FLOAT_WORDS = np.ascontiguousarray(_BYTE_TO_FLOATS).view(np.complex128).reshape(256)
+# bytes that hold at least one missing call (code 01)
+_BYTE_HAS_MISSING = (BYTE_TO_DOSAGES < 0).any(axis=1)
 
 
 def store_paths(prefix: str | Path) -> tuple[Path, Path]:
@@ -195,13 +199,19 @@ class GenotypeStore:
             _pread_into(self._fd, view[i * self.row_bytes : (i + 1) * self.row_bytes], self._offset + int(rows[i]) * self.row_bytes)
         return out
 
-    def decode(self, rows: np.ndarray, impute: bool = True) -> np.ndarray:
-        """float32 dosages (len(rows), M); missing calls mean-imputed (or NaN)."""
-        x = _BYTE_TO_FLOATS[self.read_rows(rows)].reshape(len(rows), -1)[:, : self.n_snps]
-        if impute:
+    def decode(self, rows: np.ndarray, impute: bool = True, center: bool = False) -> np.ndarray:
+        """float32 dosages (len(rows), M); missing calls mean-imputed (or NaN).
+
+        ``center`` subtracts the store mean in place (the network's input), so an imputed
+        call becomes exactly 0.
+        """
+        packed = self.read_rows(rows)
+        x = np.take(_BYTE_TO_FLOAT_WORDS, packed).view(np.float32).reshape(len(rows), -1)[:, : self.n_snps]
+        if impute and _BYTE_HAS_MISSING[packed].any():
             missing = np.isnan(x)
-            if missing.any():
-                x[missing] = np.broadcast_to(self.mean, x.shape)[missing]
+            x[missing] = np.broadcast_to(self.mean, x.shape)[missing]
+        if center:
+            x -= self.mean
         return x
 
     def decode_int8(self, rows: np.ndarray) -> np.ndarray:

@@ -96,7 +96,7 @@ _COLLINEAR_TOL = 1e-8
 # Elements (SNPs x samples) processed at once inside a block: bounds the float64 temporaries
 # and keeps them in cache (measured fastest for N = 10,000: 2^19, i.e. 52 SNPs).
 _BATCH_ELEMENTS = 1 << 19
-_MIN_BATCH_SNPS = 8  # but at least this many SNPs, so per-batch overheads stay small at large N
+_MIN_BATCH_SNPS = 1  # never more: per-thread work arrays stay at _BATCH_ELEMENTS whatever N is
 _LN10 = math.log(10.0)
 
 
@@ -271,7 +271,11 @@ class NullModel:
         upper = np.triu_indices(self.design.shape[1])
         # per-sample terms of X'X (upper triangle), N x K(K+1)/2 floats: the missing-call
         # corrections gather rows of it
-        self.design_pairs = np.ascontiguousarray(self.design[:, upper[0]] * self.design[:, upper[1]])
+        # column by column: gathering design[:, upper[0]] and design[:, upper[1]] first would
+        # hold two more N x K(K+1)/2 arrays at once (about 0.4 GB at UK Biobank size)
+        self.design_pairs = np.empty((self.design.shape[0], len(upper[0])), dtype=self.design.dtype)
+        for column, (i, j) in enumerate(zip(*upper)):
+            np.multiply(self.design[:, i], self.design[:, j], out=self.design_pairs[:, column])
         self.projector = np.linalg.qr(self.design)[0] if kind == "quantitative" else None
         if kind == "quantitative":
             # y with the covariates projected out, and the basis: one product gives g'y_r, Q'g

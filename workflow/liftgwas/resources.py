@@ -16,16 +16,21 @@ from pathlib import Path
 import numpy as np
 
 BASE_MB = 1500  # a Python process with torch (CUDA build) and numpy loaded
+NUMPY_BASE_MB = 300  # one with numpy/pandas only (measured 145-235 MB of imports)
 DEFAULT_SAMPLES = 10_000
 DEFAULT_SNPS = 10_000
 
 
 def n_samples(fam: str | Path) -> int:
+    return n_lines(fam, DEFAULT_SAMPLES)
+
+
+def n_lines(path: str | Path | None, default: int) -> int:
     try:
-        with open(fam, "rb") as handle:
+        with open(path, "rb") as handle:
             return sum(1 for _ in handle)
-    except OSError:
-        return DEFAULT_SAMPLES
+    except (OSError, TypeError):
+        return default
 
 
 def n_snps(mean_npy: str | Path) -> int:
@@ -43,21 +48,23 @@ def _hidden1(arch: str) -> int:
     return int(arch.split("x")[0])
 
 
-def simulate_mem_mb(samples: int, block: int = 4096, attempt: int = 1) -> int:
-    # (block x N) float64 allele frequencies and draws
-    return _scale(BASE_MB + 3 * 8 * block * samples / 1e6, attempt)
+def simulate_mem_mb(samples: int, attempt: int = 1) -> int:
+    # variant blocks are sized by the simulator; what grows is per-sample state (S, clusters)
+    return _scale(NUMPY_BASE_MB + 200 + 1e-3 * samples, attempt)
 
 
-def store_mem_mb(fam, block: int = 4096, attempt: int = 1) -> int:
-    return _scale(BASE_MB + 4 * block * n_samples(fam) / 1e6, attempt)
+def store_mem_mb(fam, attempt: int = 1) -> int:
+    # conversion blocks are sized to ~256 MB whatever N and M are (genostore.default_block_size)
+    return _scale(NUMPY_BASE_MB + 600, attempt)
 
 
 def train_mem_mb(fam, mean_npy, arch: str, batch_size: int, attempt: int = 1) -> int:
     m = n_snps(mean_npy)
     # first-layer weights + grad + 2 Adam moments + the best copy and the checkpoint copy
     weights = 6 * 4 * m * _hidden1(arch)
-    # a decoded float32 batch, its centred copy and the prefetched next batch
-    batches = 4 * 4 * batch_size * m
+    # decoded float32 batches: the evaluation batches (4 x batch_size samples), the one
+    # being used and the prefetched next one
+    batches = 3 * 4 * (4 * batch_size) * m
     return _scale(BASE_MB + (weights + batches) / 1e6, attempt)
 
 
@@ -70,17 +77,20 @@ def train_runtime_min(fam, mean_npy, arch: str, max_epochs: int, attempt: int = 
 
 def deeplift_mem_mb(fam, mean_npy, chunk_size: int, attempt: int = 1) -> int:
     m = n_snps(mean_npy)
-    # inputs, baselines, gradients and attributions of one chunk, in float32
-    return _scale(BASE_MB + 8 * 4 * chunk_size * m / 1e6, attempt)
+    # Captum holds ~12 float32 (chunk x M) arrays at once (inputs, baselines, their
+    # gradients, multipliers, attributions; measured by bench/scale.py); 13 for margin
+    return _scale(BASE_MB + 13 * 4 * chunk_size * m / 1e6, attempt)
 
 
 def deeplift_runtime_min(fam, mean_npy, arch: str, attempt: int = 1) -> int:
     # one forward and one backward pass of the first layer per validation sample (a
     # quarter of the samples), at the same conservative CPU speed
+    # measured 5.5e-8 CPU-s per sample per SNP for 128 hidden units: ~9e9 flop/s
     flops = 4 * n_samples(fam) * 0.25 * n_snps(mean_npy) * _hidden1(arch)
-    return _scale(10 + flops / 2e10 / 60, attempt)
+    return _scale(10 + flops / 9e9 / 60, attempt)
 
 
-def gwas_mem_mb(fam, attempt: int = 1, block: int = 2048) -> int:
-    # a float64 dosage block and its IRLS work arrays
-    return _scale(BASE_MB + 8 * 8 * block * n_samples(fam) / 1e6, attempt)
+def gwas_mem_mb(fam, attempt: int = 1, bim=None) -> int:
+    # SNP blocks are bounded; per-sample tables and the null model (~2.5 KB per sample)
+    # and per-SNP results (~1.5 KB per SNP) grow
+    return _scale(NUMPY_BASE_MB + 2.5e-3 * n_samples(fam) + 1.5e-3 * n_lines(bim, DEFAULT_SNPS), attempt)

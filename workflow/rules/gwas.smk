@@ -16,7 +16,9 @@ rule gwas:
         "../../envs/liftgwas.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc, input, attempt: resource_model.gwas_mem_mb(input.fam, attempt),
+        mem_mb=lambda wc, input, attempt: resource_model.gwas_mem_mb(
+            input.fam, attempt, input.bim
+        ),
     params:
         trait=lambda wc: wc.trait,
         kind=trait_kind,

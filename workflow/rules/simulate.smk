@@ -15,8 +15,8 @@ rule simulate_dataset:
     conda:
         "../../envs/liftgwas.yaml"
     resources:
-        mem_mb=lambda wc: resource_model.simulate_mem_mb(
-            config["simulation"]["n_samples"]
+        mem_mb=lambda wc, attempt: resource_model.simulate_mem_mb(
+            config["simulation"]["n_samples"], attempt
         ),
     params:
         n_samples=config.get("simulation", {}).get("n_samples"),

@@ -34,7 +34,9 @@ rule genotype_store:
     conda:
         "../../envs/liftgwas.yaml"
     resources:
-        mem_mb=lambda wc, input: resource_model.store_mem_mb(input.fam),
+        mem_mb=lambda wc, input, attempt: resource_model.store_mem_mb(
+            input.fam, attempt
+        ),
     params:
         block_size=None,  # sized from N to keep the job near 256 MB
     script:
