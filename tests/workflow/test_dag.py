@@ -39,6 +39,7 @@ def _edited(finished_study, edit):
 # choice, which Snakemake re-evaluates once the checkpoint has run again
 AGGREGATIONS = {
     "select_model",
+    "training_summary",
     "selected_scores",
     "recall_table",
     "recall_comparison",
