@@ -285,7 +285,7 @@ def miami_plot(
         fig, (top, bottom) = plt.subplots(
             2, 1, sharex=True, figsize=(FULL_WIDTH_IN, 4.8), gridspec_kw={"hspace": 0.06}
         )
-        fig.subplots_adjust(left=0.09, right=0.985, top=0.88, bottom=0.1)
+        fig.subplots_adjust(left=0.115, right=0.985, top=0.88, bottom=0.1)
         for ax, x, y, parity, colours in (
             (top, x_gwas, gwas_plot, parity_gwas, GWAS_COLOURS),
             (bottom, x_deeplift, deeplift, parity_deeplift, DEEPLIFT_COLOURS),
@@ -472,7 +472,7 @@ def seed_scores_plot(
         fig, axes = plt.subplots(len(runs), 1, sharex=True, sharey=True, figsize=(FULL_WIDTH_IN, height_in), squeeze=False)
         axes = axes[:, 0]
         # fixed margins in inches keep titles and the axis label clear for any number of panels
-        fig.subplots_adjust(left=0.09, right=0.985, top=1 - 0.8 / height_in, bottom=0.45 / height_in, hspace=0.35)
+        fig.subplots_adjust(left=0.115, right=0.985, top=1 - 0.8 / height_in, bottom=0.45 / height_in, hspace=0.35)
         ymax = 0.0
         for ax, (seed, scores) in zip(axes, runs):
             strength = compare.deeplift_strength(scores)
