@@ -34,8 +34,15 @@ bench/work/paper_settings/ (keyed by size and a); a cached stage reports the sec
 took when it was computed. Per-run score vectors are saved there too (``scores/``) so the
 ranking can be re-analysed without retraining.
 
-Options for the investigation experiments (``--l1``, ``--learning-rate``, ``--arch``,
-``--attribution-split all``, ``--n-samples/--n-snps``) change only what they name.
+Options for the investigation experiments change only what they name: ``--l1``,
+``--learning-rate``, ``--arch``, ``--attribution-split all``, ``--replicate``,
+``--n-samples/--n-snps``, and three model variants the package does not have, built here
+by subclassing / patching (never by editing the package): ``--standardise-inputs`` (each
+SNP divided by its training sd inside the network), ``--residualise-inputs`` (PCs
+regressed out of every SNP before the network) and ``--covariate-net mlp`` (PCs through a
+small ReLU net instead of linearly). ``--retime-gwas`` reruns a cached GWAS to time it.
+Results of those runs: bench/results/paper_settings_{l1_10,l1_30,l1_30_standardised,
+investigation}.json.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import resource
 import sys
@@ -98,11 +106,12 @@ def peak_rss_mb() -> float:
 
 
 class Dataset:
-    def __init__(self, n_samples: int, n_snps: int, sparsity: float):
-        self.sparsity = sparsity
+    def __init__(self, n_samples: int, n_snps: int, sparsity: float, replicate: int = REPLICATE):
+        self.sparsity, self.replicate = sparsity, replicate
         self.n_samples, self.n_snps = n_samples, n_snps
-        self.seed = simulate.dataset_seed(MASTER_SEED, sparsity, REPLICATE)
-        self.dir = WORK / f"n{n_samples}_m{n_snps}" / f"a{sparsity:g}"
+        self.seed = simulate.dataset_seed(MASTER_SEED, sparsity, replicate)
+        name = f"a{sparsity:g}" if replicate == REPLICATE else f"a{sparsity:g}-r{replicate}"
+        self.dir = WORK / f"n{n_samples}_m{n_snps}" / name
         self.prefix = self.dir / "genotypes/plink"
         self.store_prefix = self.dir / "genotypes/store"
         self.traits = self.dir / "traits.tsv"
@@ -154,7 +163,11 @@ class Dataset:
         stages["pca"] = self._stage("pca", [self.covariates], run_pca)
         return stages
 
-    def run_gwas(self) -> dict:
+    def run_gwas(self, fresh: bool = False) -> dict:
+        """The GWAS stage; ``fresh`` reruns it (into the cache) to time it again."""
+        if fresh:
+            self.timings.pop("gwas", None)
+
         def run():
             table = gwas.run_gwas(self.prefix, self.traits, self.covariates, TRAIT, "binary", self.sumstats)
             with np.errstate(under="ignore"):
@@ -251,6 +264,31 @@ def training_inverse_sd(data) -> np.ndarray:
     return np.where(var > 1e-12, 1.0 / np.sqrt(np.maximum(var, 1e-12)), 0.0)
 
 
+def residualise_on_covariates(data) -> None:
+    """Investigation variant: feed the network genotypes with the covariates (PCs) regressed
+    out, per SNP, on the training samples -- what a GWAS's covariate adjustment does
+    (Frisch-Waugh). Patches ``data.batches`` of this one TrainingData, so training, early
+    stopping and DeepLIFT all see x - c B. The training mean of the residualised input equals
+    that of the raw input (the standardised covariates have mean 0 on the training samples),
+    so the DeepLIFT reference of train.save_model stays right."""
+    train = data.splits["train"]
+    c = train.covariates.astype(np.float64)
+    gram = c.T @ c
+    cross = np.zeros((c.shape[1], data.n_snps))
+    mean = data.mean_genotype("train").astype(np.float64)
+    for i in range(0, len(train.rows), 1024):
+        x = data.store.decode(train.rows[i : i + 1024]).astype(np.float64) - mean
+        cross += c[i : i + 1024].T @ x
+    coef = torch.from_numpy(np.linalg.solve(gram, cross).astype(np.float32))  # (C, M)
+    batches = data.batches
+
+    def residual_batches(*args, **kwargs):
+        for x, cov, y in batches(*args, **kwargs):
+            yield x - cov @ coef.to(x.device), cov, y
+
+    data.batches = residual_batches
+
+
 def attribution_reference(data) -> torch.Tensor:
     """As train.save_model: the training samples' mean genotype in the centred input space."""
     return torch.from_numpy(data.mean_genotype("train") - data.store.mean)
@@ -291,6 +329,10 @@ def run_model(ds: Dataset, args, arch: str, seed: int, causal, beta, pc_r2, vari
         learning_rate=args.learning_rate, max_epochs=args.max_epochs, patience=args.patience,
     )
     # the package's train_model builds its model by this module-level name
+    if args.residualise_inputs:
+        if not data.covariate_names:
+            raise SystemExit("--residualise-inputs needs --covariates-as-inputs on")
+        residualise_on_covariates(data)
     if args.standardise_inputs:
         StandardisedModel.inv_sd = training_inverse_sd(data)
     variant = {("linear", False): GenotypeModel, ("mlp", False): CovariateMLPModel,
@@ -332,10 +374,10 @@ def run_model(ds: Dataset, args, arch: str, seed: int, causal, beta, pc_r2, vari
 
 
 def run_setting(a: float, args) -> dict:
-    ds = Dataset(args.n_samples, args.n_snps, a)
+    ds = Dataset(args.n_samples, args.n_snps, a, args.replicate)
     log.info("a = %g: dataset %s (seed %d)", a, ds.dir, ds.seed)
     prep = ds.prepare()
-    gwas_stage = ds.run_gwas() if not args.no_gwas else None
+    gwas_stage = ds.run_gwas(fresh=args.retime_gwas) if not args.no_gwas else None
     causal, beta = ds.causal_ids(), ds.causal_beta()
     variant_ids = read_bim(f"{ds.prefix}.bim")["snp"].astype(str).to_numpy()
     pc_r2 = pd.Series(ds.pc_r2(), index=variant_ids)
@@ -356,6 +398,7 @@ def run_setting(a: float, args) -> dict:
     recalls = np.array([r["recall"] for r in runs])
     result = {
         "sparsity": a,
+        "replicate": ds.replicate,
         "dataset_seed": ds.seed,
         "n_samples": ds.n_samples,
         "n_snps": ds.n_snps,
@@ -367,6 +410,7 @@ def run_setting(a: float, args) -> dict:
         "attribution_split": args.attribution_split,
         "covariate_net": args.covariate_net,
         "standardise_inputs": args.standardise_inputs,
+        "residualise_inputs": args.residualise_inputs,
         "causal": [{"variant_id": v, "beta": beta[v], "pc_r2": round(float(pc_r2[v]), 4)} for v in causal],
         "median_pc_r2_all_snps": float(pc_r2.median()),
         "runs": runs,
@@ -447,9 +491,14 @@ def parse_args(argv=None):
                         help="investigation: covariates linear (package model) or through a 16-unit ReLU net")
     parser.add_argument("--standardise-inputs", action="store_true",
                         help="investigation: divide each SNP by its training sd inside the network")
+    parser.add_argument("--residualise-inputs", action="store_true",
+                        help="investigation: regress the PCs out of every SNP (training samples) before the network")
+    parser.add_argument("--replicate", type=int, default=REPLICATE,
+                        help="dataset replicate (workflow's sim-a{a}-r{replicate}; the benchmark: 1)")
     parser.add_argument("--n-samples", type=int)
     parser.add_argument("--n-snps", type=int)
     parser.add_argument("--no-gwas", action="store_true", help="skip the GWAS (investigation runs)")
+    parser.add_argument("--retime-gwas", action="store_true", help="rerun the GWAS even if cached (to time it)")
     parser.add_argument("--output", type=Path, help=f"JSON path (default {DEFAULT_OUTPUT.relative_to(ROOT)})")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -467,7 +516,8 @@ def parse_args(argv=None):
     # names the saved score vectors of this configuration
     args.tag = (f"{args.arch or 'paper'}_l1{args.l1:g}_{args.l1_scaling}_lr{args.learning_rate:g}"
                 f"_cov{args.covariates_as_inputs}{'' if args.covariate_net == 'linear' else 'mlp'}"
-                f"{'_std' if args.standardise_inputs else ''}_{args.attribution_split}")
+                f"{'_std' if args.standardise_inputs else ''}{'_res' if args.residualise_inputs else ''}"
+                f"_{args.attribution_split}")
     return args
 
 
@@ -482,6 +532,7 @@ def main(argv=None) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
+    load_at_start = os.getloadavg()
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     results = []
     for a in args.settings:
@@ -491,7 +542,10 @@ def main(argv=None) -> None:
             "config": config,
             "training": {"batch_size": 128, "learning_rate": args.learning_rate, "max_epochs": args.max_epochs,
                          "patience": args.patience},
-            "machine": {"host": platform.node(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+            # other jobs on the machine slow every timing down: the load averages say how busy it was
+            "machine": {"host": platform.node(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                        "cpus": os.cpu_count(), "load_average_at_start": load_at_start,
+                        "load_average_now": os.getloadavg()},
             "results": results,
             "wall_seconds": time.perf_counter() - started,
             "peak_rss_mb": peak_rss_mb(),
