@@ -1,6 +1,5 @@
 """Structured-population simulator: model properties, file contracts, reproducibility."""
 
-import logging
 import runpy
 from pathlib import Path
 from types import SimpleNamespace
@@ -246,19 +245,6 @@ def test_bad_parameters_raise(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         run(tmp_path, **change)
     assert not any(tmp_path.iterdir())
-
-
-@pytest.fixture
-def restore_logging():
-    """The adapters point the root logger at their log file; undo that after the test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_snakemake_adapter(tmp_path, restore_logging):

@@ -1,6 +1,5 @@
 """Train / early-stop / validation split: a partition, reproducible, with the requested sizes."""
 
-import logging
 import runpy
 from pathlib import Path
 from types import SimpleNamespace
@@ -105,19 +104,6 @@ def test_write_split_checks_keys_and_input(tmp_path):
             tmp_path / "missing.fam", tmp_path / "s.tsv", 1, dict(zip(split.SPLITS, (0.5, 0.25, 0.25)))
         )
     assert not (tmp_path / "s.tsv").exists()
-
-
-@pytest.fixture
-def restore_logging():
-    """The adapters point the root logger at their log file; undo that after the test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_snakemake_adapter(tmp_path, restore_logging):
