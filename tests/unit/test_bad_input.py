@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liftgwas import phenotypes, plink, qc
+from liftgwas import plink
+from liftgwas.cohort import phenotypes, plink2, qc, variants
+from liftgwas.cohort import settings as cohort_config
 from liftgwas.errors import InputError
-from liftgwas.phenotypes import CohortWarning
+from liftgwas.cohort.phenotypes import CohortWarning
 
 needs_plink2 = pytest.mark.skipif(shutil.which("plink2") is None, reason="needs plink2 (Debian package)")
 
@@ -22,7 +24,7 @@ N = 40
 
 
 def settings(**qc_overrides):
-    s = qc.cohort_settings({"genotypes": "g", "phenotypes": "t.tsv", "traits": {"t2d": T2D, "hba1c": HBA1C}}, "bad")
+    s = cohort_config.cohort_settings({"genotypes": "g", "phenotypes": "t.tsv", "traits": {"t2d": T2D, "hba1c": HBA1C}}, "bad")
     for step, values in qc_overrides.items():
         s["qc"][step].update(values)
     return s
@@ -128,7 +130,7 @@ def test_later_steps_validate_the_genotypes_too(cohort):
     assert len(good) == N
     (cohort / "g.bed").write_bytes((cohort / "g.bed").read_bytes()[:-3])
     out = cohort / "variants" / "plink"
-    call = lambda: qc.variant_qc(cohort / "g", cohort / "m.tsv", out, cohort / "v.tsv", cohort / "r.tsv", settings=settings())  # noqa: E731
+    call = lambda: variants.variant_qc(cohort / "g", cohort / "m.tsv", out, cohort / "v.tsv", cohort / "r.tsv", settings=settings())  # noqa: E731
     with pytest.raises(InputError, match="truncated"):
         call()
     assert not any((cohort / "variants").glob("plink*")) and not (cohort / "v.tsv").exists()
@@ -272,7 +274,7 @@ def test_no_variants_on_the_configured_chromosomes(cohort):
     s["chromosomes"] = ["22"]
     out = cohort / "geno" / "plink"
     with pytest.raises(InputError, match=r"no variants on chromosome\(s\) 22 \(config key chromosomes\)") as info:
-        qc.variant_qc(cohort / "g", cohort / "m.tsv", out, cohort / "v.tsv", cohort / "r.tsv", settings=s)
+        variants.variant_qc(cohort / "g", cohort / "m.tsv", out, cohort / "v.tsv", cohort / "r.tsv", settings=s)
     assert info.value.path == str(cohort / "g.bim")
     assert not (cohort / "geno").exists() or not any((cohort / "geno").iterdir())
     assert not (cohort / "v.tsv").exists()

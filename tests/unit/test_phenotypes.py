@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liftgwas import phenotypes, ukb_synth
-from liftgwas.phenotypes import CohortWarning
-from liftgwas.ukb_table import UkbTable
+from liftgwas.cohort import phenotypes, ukb_synth
+from liftgwas.cohort.phenotypes import CohortWarning
+from liftgwas.cohort.ukb_table import UkbTable
 
 T2D = {
     "kind": "binary",

@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 from bed_reader import open_bed
 
-from liftgwas import plink, qc, ukb_synth
-from liftgwas.phenotypes import CohortWarning
+from liftgwas import plink
+from liftgwas.cohort import plink2, qc, ukb_synth, variants
+from liftgwas.cohort import settings as cohort_config
+from liftgwas.cohort.phenotypes import CohortWarning
 
 pytestmark = pytest.mark.skipif(shutil.which("plink2") is None, reason="needs plink2 (Debian package)")
 
@@ -37,7 +39,7 @@ def settings_for(prefix, **overrides):
     }
     qc_overrides = overrides.pop("qc", {})
     cohort.update(overrides)
-    settings = qc.cohort_settings(cohort, "test")
+    settings = cohort_config.cohort_settings(cohort, "test")
     for step, values in qc_overrides.items():
         settings["qc"][step].update(values)
     return settings
@@ -78,7 +80,7 @@ def king_run(cohort, tmp_path_factory):
     out = tmp_path_factory.mktemp("king")
     settings = settings_for(prefix)
     results, steps = run_sample_qc(prefix, out, settings)
-    qc.variant_qc(prefix, steps["relatedness"], out / "plink", out / "variants.tsv", out / "removed.tsv", settings=settings)
+    variants.variant_qc(prefix, steps["relatedness"], out / "plink", out / "variants.tsv", out / "removed.tsv", settings=settings)
     return {"results": results, "steps": steps, "out": out, "settings": settings}
 
 
@@ -271,8 +273,8 @@ def test_disabled_steps_keep_everyone(cohort, tmp_path):
     results, steps = run_sample_qc(prefix, tmp_path, settings)
     for name, step in results.items():
         assert step["removed"].sum() == 0 and step["method"].iloc[0] == "disabled", name
-    variants = qc.variant_qc(prefix, steps["relatedness"], tmp_path / "plink", tmp_path / "v.tsv", tmp_path / "r.tsv", settings=settings)
-    assert variants.set_index("step")["variants_removed"].to_dict() == {"chromosomes": 800, "variant_call_rate": 0, "maf": 0}
+    counts = variants.variant_qc(prefix, steps["relatedness"], tmp_path / "plink", tmp_path / "v.tsv", tmp_path / "r.tsv", settings=settings)
+    assert counts.set_index("step")["variants_removed"].to_dict() == {"chromosomes": 800, "variant_call_rate": 0, "maf": 0}
     assert plink.Bed(tmp_path / "plink").n_samples == len(truth["per_sample"]["eid"])
 
 
@@ -322,13 +324,13 @@ def test_cohort_settings_fill_defaults_and_name_bad_keys(cohort):
     assert "aggregate" not in s["traits"]["t2d"]
     base = {"genotypes": "g", "phenotypes": "t.tsv", "traits": {"t2d": T2D}}
     with pytest.raises(ValueError, match=r"cohorts\.x\.qc\.maf\.min"):
-        qc.cohort_settings({**base, "qc": {"maf": {"min": 0.7}}}, "x")
+        cohort_config.cohort_settings({**base, "qc": {"maf": {"min": 0.7}}}, "x")
     with pytest.raises(ValueError, match=r"cohorts\.x\.traits\.bmi.*'kind' is a required property"):
-        qc.cohort_settings({**base, "traits": {"bmi": {"field": 21001}}}, "x")
+        cohort_config.cohort_settings({**base, "traits": {"bmi": {"field": 21001}}}, "x")
     with pytest.raises(ValueError, match=r"cohorts\.x\.traits\.t2d"):
-        qc.cohort_settings({**base, "traits": {"t2d": {"kind": "binary", "field": 1}}}, "x")
+        cohort_config.cohort_settings({**base, "traits": {"t2d": {"kind": "binary", "field": 1}}}, "x")
     with pytest.raises(ValueError, match=r"cohorts\.x\.qc.*sample_missingnes"):
-        qc.cohort_settings({**base, "qc": {"sample_missingnes": {}}}, "x")
+        cohort_config.cohort_settings({**base, "qc": {"sample_missingnes": {}}}, "x")
 
 
 def test_workflow_config_validates_cohorts_with_this_schema(cohort):
@@ -339,16 +341,16 @@ def test_workflow_config_validates_cohorts_with_this_schema(cohort):
         "cohorts": {"ukb": {"genotypes": str(prefix), "phenotypes": "t.tsv", "traits": {"t2d": T2D, "hba1c": HBA1C}}},
         "model": {"architectures": ["8x8"], "l1": [1], "seeds": [1], "retrain_seeds": [2]},
     }
-    study = workflow_config.Study.from_config(config, schema_dir=qc.SCHEMA_PATH.parent)
+    study = workflow_config.Study.from_config(config, schema_dir=cohort_config.SCHEMA_PATH.parent)
     assert study.datasets["ukb"].traits == {"t2d": "binary", "hba1c": "quantitative"}
     config["cohorts"]["ukb"]["traits"]["t2d"] = {"kind": "binary"}
     with pytest.raises(ValueError, match=r"cohorts\.ukb\.traits\.t2d.*any_of"):
-        workflow_config.Study.from_config(config, schema_dir=qc.SCHEMA_PATH.parent)
+        workflow_config.Study.from_config(config, schema_dir=cohort_config.SCHEMA_PATH.parent)
 
 
 def test_plink2_failure_is_a_clear_error(tmp_path):
-    with pytest.raises(qc.Plink2Error, match=r"plink2 failed \(bogus\), exit code"):
-        qc.run_plink2(["--bfile", tmp_path / "nothing", "--make-bed"], tmp_path / "x", what="bogus")
+    with pytest.raises(plink2.Plink2Error, match=r"plink2 failed \(bogus\), exit code"):
+        plink2.run_plink2(["--bfile", tmp_path / "nothing", "--make-bed"], tmp_path / "x", what="bogus")
 
 
 def write_bgen(path, variants, probabilities, samples):
@@ -385,17 +387,17 @@ def test_bgen_import_sets_uncertain_genotypes_missing(tmp_path):
         [(1, 0, 0), (0.06, 0.88, 0.06), (0, 0, 1), (0.95, 0.05, 0)],  # sample 2: dosage 1, but uncertain
         [(0, 1, 0), (0.02, 0.96, 0.02), (0.04, 0.02, 0.94), (0, 0, 1)],
     ]
-    variants = [("10", 1000, "rs0", "A", "G"), ("10", 2000, "rs1", "C", "T")]
-    write_bgen(tmp_path / "x.bgen", variants, probabilities, ["s1", "s2", "s3", "s4"])
+    snp_rows = [("10", 1000, "rs0", "A", "G"), ("10", 2000, "rs1", "C", "T")]
+    write_bgen(tmp_path / "x.bgen", snp_rows, probabilities, ["s1", "s2", "s3", "s4"])
     cohort = {"genotypes": {"bgen": str(tmp_path / "x.bgen"), "sample": str(tmp_path / "x.sample")},
               "phenotypes": "t.tsv", "chromosomes": [10], "traits": {"t2d": T2D}}  # fmt: skip
-    settings = qc.cohort_settings(cohort, "bgen")
-    assert qc.genotype_source(settings, "bgen")["prefix"] == "results/bgen/qc/imported"
-    qc.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "certain", settings=settings)
+    settings = cohort_config.cohort_settings(cohort, "bgen")
+    assert cohort_config.genotype_source(settings, "bgen")["prefix"] == "results/bgen/qc/imported"
+    variants.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "certain", settings=settings)
     settings["qc"]["genotype_probability"]["enabled"] = False
-    qc.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "all", settings=settings)
+    variants.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "all", settings=settings)
     (tmp_path / "subset.txt").write_text("rs1\n")
-    qc.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "subset", settings=settings, extract=tmp_path / "subset.txt")
+    variants.import_bgen(tmp_path / "x.bgen", tmp_path / "x.sample", tmp_path / "subset", settings=settings, extract=tmp_path / "subset.txt")
     assert plink.Bed(tmp_path / "subset").bim["snp"].tolist() == ["rs1"]
     certain, everything = plink.Bed(tmp_path / "certain"), plink.Bed(tmp_path / "all")
     assert certain.bim["a2"].tolist() == ["A", "C"]  # ref-first: first allele is REF, A1 (col 5) is ALT

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from bed_reader import open_bed
 
-from liftgwas import plink, ukb_synth
+from liftgwas import plink
+from liftgwas.cohort import ukb_synth
 
 
 @pytest.fixture(scope="module")

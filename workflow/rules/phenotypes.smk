@@ -1,4 +1,4 @@
-# Traits and covariates of real cohorts, for the samples passing QC (liftgwas/phenotypes.py).
+# Traits and covariates of real cohorts, for the samples passing QC (liftgwas/cohort/phenotypes.py).
 # Trait definitions are rules in the config (cohorts.<name>.traits), so adding a trait needs
 # no code; helpers (cohort_settings, cohort_table ...) come from qc.smk.
 

@@ -1,17 +1,17 @@
 # snakemake --lint: 'Mixed rules and functions' is accepted here: the cohort helpers below
 # serve only the QC and phenotype rules and read best beside them.
 # QC of real cohorts (config key cohorts): sample QC steps, variant QC, the QC summary, and
-# the synthetic UK Biobank-like cohort of config/ukb-example.yaml. Logic: liftgwas/qc.py.
+# the synthetic UK Biobank-like cohort of config/ukb-example.yaml. Logic: liftgwas/cohort/.
 # Each step gets only its own settings as params, so editing one threshold reruns that step
 # and what follows it, nothing else.
 import functools
 
-from liftgwas import qc as qc_lib
+from liftgwas.cohort import settings as cohort_lib
 
 
 @functools.lru_cache(maxsize=None)
 def _cohort_settings(name):
-    return qc_lib.cohort_settings(STUDY.cohorts[name], name)
+    return cohort_lib.cohort_settings(STUDY.cohorts[name], name)
 
 
 def cohort_settings(wildcards):
@@ -39,7 +39,7 @@ def cohort_part(*keys):
 
 
 def cohort_genotype_prefix(wildcards):
-    return qc_lib.genotype_source(cohort_settings(wildcards), wildcards.cohort)[
+    return cohort_lib.genotype_source(cohort_settings(wildcards), wildcards.cohort)[
         "prefix"
     ]
 
@@ -93,7 +93,7 @@ def qc_mem_mb(wildcards, input, attempt):
 def genotype_probability_note(wildcards):
     settings = cohort_settings(wildcards)
     step = settings["qc"]["genotype_probability"]
-    if qc_lib.genotype_source(settings, wildcards.cohort)["bgen"] is None:
+    if cohort_lib.genotype_source(settings, wildcards.cohort)["bgen"] is None:
         return "not applicable: a PLINK .bed holds hard calls, no probabilities"
     if not step["enabled"]:
         return "disabled"

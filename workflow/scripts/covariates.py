@@ -1,6 +1,6 @@
 """Snakemake adapter: covariates.tsv (FID IID age sex PC1..PC10) for the samples passing QC."""
 
-from liftgwas import qc
+from liftgwas.cohort import qc
 from liftgwas.runlog import log_to
 
 sm = snakemake  # noqa: F821

@@ -1,6 +1,6 @@
 """Snakemake adapter: traits.tsv (FID IID <trait>...) for the samples passing QC."""
 
-from liftgwas import phenotypes
+from liftgwas.cohort import phenotypes
 from liftgwas.runlog import log_to
 
 sm = snakemake  # noqa: F821

@@ -1,6 +1,6 @@
 """Snakemake adapter: keep one sample of each related pair."""
 
-from liftgwas import qc
+from liftgwas.cohort import qc
 from liftgwas.runlog import log_to
 
 sm = snakemake  # noqa: F821

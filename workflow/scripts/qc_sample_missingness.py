@@ -1,6 +1,6 @@
 """Snakemake adapter: validate the genotypes, drop samples with too many missing calls."""
 
-from liftgwas import qc
+from liftgwas.cohort import qc
 from liftgwas.runlog import log_to
 
 sm = snakemake  # noqa: F821

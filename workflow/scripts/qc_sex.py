@@ -1,6 +1,6 @@
 """Snakemake adapter: sex-chromosome aneuploidy and genetic vs reported sex."""
 
-from liftgwas import qc
+from liftgwas.cohort import qc
 from liftgwas.runlog import log_to
 
 sm = snakemake  # noqa: F821

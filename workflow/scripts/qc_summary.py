@@ -1,6 +1,6 @@
 """Snakemake adapter: the QC summary table (counts per step, trait counts)."""
 
-from liftgwas import qc
+from liftgwas.cohort import qc
 from liftgwas.runlog import log_to
 
 sm = snakemake  # noqa: F821

@@ -1,6 +1,6 @@
-"""Snakemake adapter: write the synthetic UK Biobank-like cohort (liftgwas.ukb_synth)."""
+"""Snakemake adapter: write the synthetic UK Biobank-like cohort (liftgwas.cohort.ukb_synth)."""
 
-from liftgwas import ukb_synth
+from liftgwas.cohort import ukb_synth
 from liftgwas.runlog import log_to
 
 log = log_to(snakemake.log[0])  # noqa: F821

@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import plink
-from .atomic import atomic_path, write_json
+from .. import plink
+from ..atomic import atomic_path, write_json
 
 ANALYSIS_CHROMOSOME = "10"
 ROUTES = ("20002", "41202", "41204", "41203", "41205")

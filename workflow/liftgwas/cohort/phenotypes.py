@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import write_tsv
-from .errors import InputError
+from ..atomic import write_tsv
+from ..errors import InputError
 from .ukb_table import UkbTable
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def trait_counts(trait_values: pd.DataFrame, traits: dict) -> dict[str, int]:
 
 
 def read_fam_ids(fam_path: str | Path) -> pd.DataFrame:
-    from .plink import read_fam
+    from ..plink import read_fam
 
     fam = read_fam(fam_path)
     return pd.DataFrame({"FID": fam["fid"].astype(str), "IID": fam["iid"].astype(str)})

@@ -10,9 +10,9 @@ table (one row per sample entering the step: FID IID removed reason method + met
                       PCs (field 22009, or plink2 PCs of unrelated samples projected onto all)
   relatedness         kinship > max_kinship: keep one of each pair (UKB relatedness file, or
                       plink2 --king-cutoff)
-Variant steps (plink2, on the samples kept): chromosomes, variant_call_rate (--geno), maf.
-For BGEN input, genotype probabilities < min are set to missing at import
-(--import-dosage-certainty); a .bed holds hard calls only.
+Variant steps (plink2, on the samples kept; liftgwas.cohort.variants): chromosomes,
+variant_call_rate (--geno), maf. For BGEN input, genotype probabilities < min are set to
+missing at import (--import-dosage-certainty); a .bed holds hard calls only.
 
 Every step can be switched off (its table then keeps everyone, method "disabled").
 Outputs are written atomically; plink2 runs in a temporary directory next to the output and
@@ -21,32 +21,22 @@ its .log text is copied into this module's log (the rule's log file).
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import functools
 import heapq
 import logging
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from . import plink
-from .atomic import write_tsv
-from .errors import InputError
+from .. import plink
+from ..atomic import write_tsv
+from ..errors import InputError
 from .phenotypes import CohortWarning, extract_covariates, extract_traits, pc_columns, read_fam_ids, trait_counts, warn
+from .plink2 import Plink2Error, read_id_file, run_plink2, workdir, write_id_file
 from .ukb_table import UkbTable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "cohort.schema.yaml"
 SAMPLE_STEPS = ("sample_missingness", "sex", "ancestry", "relatedness")
 VARIANT_STEPS = ("genotype_probability", "chromosomes", "variant_call_rate", "maf")
 STEP_COLUMNS = ["FID", "IID", "removed", "reason", "method"]
@@ -58,10 +48,7 @@ NON_PAR_X = {"GRCh37": (2_699_521, 154_931_043), "GRCh38": (2_781_480, 155_701_3
 
 __all__ = [
     "CohortWarning",
-    "cohort_settings",
-    "genotype_source",
     "check_genotypes",
-    "run_plink2",
     "sample_missingness_step",
     "sex_step",
     "chrx_inbreeding",
@@ -69,146 +56,10 @@ __all__ = [
     "relatedness_step",
     "read_relatedness_file",
     "choose_unrelated",
-    "variant_qc",
-    "import_bgen",
     "compute_pcs",
     "write_covariates",
     "qc_summary",
 ]
-
-
-# ---- config ------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
-
-
-def _fill_defaults(schema: dict, instance, root: dict):
-    if "$ref" in schema:
-        schema = _resolve(schema["$ref"], root)
-    if isinstance(instance, dict):
-        for key, sub in schema.get("properties", {}).items():
-            if isinstance(sub, dict) and "$ref" in sub:
-                sub = {**_resolve(sub["$ref"], root), **{k: v for k, v in sub.items() if k != "$ref"}}
-            if key not in instance and isinstance(sub, dict) and "default" in sub:
-                instance[key] = copy.deepcopy(sub["default"])
-            if key in instance and isinstance(sub, dict):
-                _fill_defaults(sub, instance[key], root)
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            for key in instance:
-                if key not in schema.get("properties", {}):
-                    _fill_defaults(extra, instance[key], root)
-        for branch in ("then", "else"):  # trait kinds: fill the branch that applies
-            if branch in schema and _if_matches(schema, instance) == (branch == "then"):
-                _fill_defaults(schema[branch], instance, root)
-    return instance
-
-
-def _if_matches(schema: dict, instance: dict) -> bool:
-    condition = schema.get("if", {}).get("properties", {})
-    return all(instance.get(k) == v.get("const") for k, v in condition.items())
-
-
-def _resolve(ref: str, root: dict) -> dict:
-    node = root
-    for part in ref.lstrip("#/").split("/"):
-        node = node[part]
-    return node
-
-
-def cohort_settings(cohort: dict, name: str = "cohort") -> dict:
-    """Validate one cohort's config against cohort.schema.yaml and fill in the defaults.
-
-    Raises ValueError naming the config key (cohorts.<name>.<path>) on an invalid value.
-    """
-    import jsonschema
-
-    schema = _schema()
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cohort), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        key = ".".join(["cohorts", name, *map(str, e.path)])
-        raise ValueError(f"config key {key}: {e.message}")
-    settings = _fill_defaults(schema, copy.deepcopy(cohort), schema)
-    return settings
-
-
-def genotype_source(settings: dict, cohort: str) -> dict:
-    """Where the QC reads genotypes: {"prefix": PLINK prefix, "bgen": path or None, "sample": ...}.
-
-    BGEN input is first imported to results/<cohort>/qc/imported.{bed,bim,fam}.
-    """
-    g = settings["genotypes"]
-    if isinstance(g, str):
-        return {"prefix": g, "bgen": None, "sample": None, "ref_allele": None, "extract": None}
-    return {
-        "prefix": f"results/{cohort}/qc/imported",
-        "bgen": g["bgen"],
-        "sample": g["sample"],
-        "ref_allele": g.get("ref_allele", "ref-first"),
-        "extract": g.get("extract"),
-    }
-
-
-# ---- plink2 --------------------------------------------------------------------------------
-
-
-class Plink2Error(RuntimeError):
-    pass
-
-
-def plink2_executable() -> str:
-    exe = os.environ.get("LIFTGWAS_PLINK2", "plink2")
-    found = shutil.which(exe)
-    if not found:
-        raise Plink2Error(
-            f"plink2 not found (looked for '{exe}' on PATH; set LIFTGWAS_PLINK2 to override). "
-            "Install the Debian package plink2 (`make system-deps`)."
-        )
-    return found
-
-
-def run_plink2(args: list[str], out: Path, *, what: str, threads: int = 1, memory_mb: int | None = None) -> Path:
-    """Run plink2 with ``--out out``; copy its log into ours; raise Plink2Error on failure."""
-    cmd = [plink2_executable(), *map(str, args), "--out", str(out), "--threads", str(threads)]
-    if memory_mb:
-        cmd += ["--memory", str(int(memory_mb))]
-    log.info("plink2 (%s): %s", what, " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    plink_log = Path(f"{out}.log")
-    text = plink_log.read_text() if plink_log.exists() else proc.stdout
-    log.info("plink2 log (%s):\n%s", what, text.rstrip())
-    if proc.returncode != 0:
-        errors = [line for line in (proc.stderr + "\n" + text).splitlines() if line.lower().startswith("error")]
-        detail = "; ".join(errors) or proc.stderr.strip()[-500:] or "(no message)"
-        raise Plink2Error(f"plink2 failed ({what}), exit code {proc.returncode}: {detail}")
-    return plink_log
-
-
-@contextlib.contextmanager
-def _workdir(next_to: Path) -> Iterator[Path]:
-    Path(next_to).parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{Path(next_to).name}.plink2-", dir=Path(next_to).parent) as tmp:
-        yield Path(tmp)
-
-
-def _write_id_file(samples: pd.DataFrame, path: Path) -> Path:
-    # a header line makes plink2 read two columns as FID IID (one column alone means IID)
-    with open(path, "w") as handle:
-        handle.write("#FID\tIID\n")
-        samples[["FID", "IID"]].to_csv(handle, sep="\t", header=False, index=False)
-    return path
-
-
-def _read_id_file(path: Path) -> pd.DataFrame:
-    ids = pd.read_csv(path, sep=r"\s+", dtype=str)
-    ids.columns = [c.lstrip("#") for c in ids.columns]
-    if "FID" not in ids:
-        ids["FID"] = ids["IID"]
-    return ids[["FID", "IID"]]
 
 
 # ---- step tables ---------------------------------------------------------------------------
@@ -290,7 +141,7 @@ def sample_missingness_step(
         reasons = too_high.map(lambda r: f"missing call rate {r:.4f} > {step['max']:g} (field {step['field']})")
         method = f"field {step['field']}"
         return _finish_step(_step_table(samples, reasons, method, {"missing_rate": rate}), out, "sample_missingness")
-    with _workdir(Path(out)) as tmp:
+    with workdir(Path(out)) as tmp:
         run_plink2(["--bfile", prefix, "--missing", "sample-only"], tmp / "miss", what="sample missingness", threads=threads, memory_mb=memory_mb)
         smiss = pd.read_csv(tmp / "miss.smiss", sep="\t", dtype={"#FID": str, "FID": str, "IID": str})
     rate = pd.Series(smiss["F_MISS"].to_numpy(), index=smiss["IID"].astype(str))
@@ -446,7 +297,7 @@ def compute_pcs(
     outliers cannot pull a PC of their own.
     """
     fit = samples if fit_samples is None else fit_samples
-    fit_file = _write_id_file(fit, tmp / "fit.id")
+    fit_file = write_id_file(fit, tmp / "fit.id")
     pruned = _prune(prefix, fit_file, tmp, pca, threads, memory_mb)
     mode = ["approx"] if pca["approx"] else []
     if fit_samples is None:
@@ -460,7 +311,7 @@ def compute_pcs(
         return pcs
     run_plink2(["--bfile", prefix, "--keep", fit_file, "--extract", pruned, "--freq", "counts",
                 "--pca", "allele-wts", n_pcs, *mode], tmp / "fit", what="PCA (fit)", threads=threads, memory_mb=memory_mb)  # fmt: skip
-    all_file = _write_id_file(samples, tmp / "all.id")
+    all_file = write_id_file(samples, tmp / "all.id")
     run_plink2(["--bfile", prefix, "--keep", all_file, "--extract", pruned, "--read-freq", tmp / "fit.acount",
                 "--score", tmp / "fit.eigenvec.allele", 2, 5, "header-read", "no-mean-imputation", "variance-standardize",
                 "--score-col-nums", f"6-{5 + n_pcs}"], tmp / "project", what="PCA (projection)", threads=threads, memory_mb=memory_mb)  # fmt: skip
@@ -522,7 +373,7 @@ def ancestry_step(
         pcs = table.read_all(cols, numeric=cols).reindex(ids)[cols].to_numpy()
         source = f"field {step['pc_field']}"
     else:
-        with _workdir(Path(out)) as tmp:
+        with workdir(Path(out)) as tmp:
             unrelated = _unrelated_for_pca(prefix, samples, settings, relatedness_file, tmp, threads, memory_mb)
             computed = compute_pcs(prefix, samples, n_pcs, settings["qc"]["pca"], tmp, fit_samples=unrelated,
                                    threads=threads, memory_mb=memory_mb)  # fmt: skip
@@ -611,11 +462,11 @@ def choose_unrelated(pairs: pd.DataFrame, samples: pd.Series, threshold: float, 
 
 
 def _king_cutoff(prefix, samples, threshold, tmp: Path, threads, memory_mb) -> tuple[set[str], pd.DataFrame]:
-    keep = _write_id_file(samples, tmp / "king_keep.id")
+    keep = write_id_file(samples, tmp / "king_keep.id")
     run_plink2(["--bfile", prefix, "--keep", keep, "--autosome", "--king-cutoff", threshold,
                 "--make-king-table", "--king-table-filter", threshold],
                tmp / "king", what="KING kinship", threads=threads, memory_mb=memory_mb)  # fmt: skip
-    removed = set(_read_id_file(tmp / "king.king.cutoff.out.id")["IID"].astype(str)) if (tmp / "king.king.cutoff.out.id").exists() else set()
+    removed = set(read_id_file(tmp / "king.king.cutoff.out.id")["IID"].astype(str)) if (tmp / "king.king.cutoff.out.id").exists() else set()
     table = pd.read_csv(tmp / "king.kin0", sep="\t", dtype={"IID1": str, "IID2": str})
     pairs = pd.DataFrame({"ID1": table["IID1"], "ID2": table["IID2"], "kinship": table["KINSHIP"].astype(float)})
     return removed, pairs
@@ -642,7 +493,7 @@ def relatedness_step(
         removed = choose_unrelated(pairs, samples["IID"], threshold, step["seed"])
         method = f"relatedness file {Path(relatedness_file).name}, kinship > {threshold:g}"
     else:
-        with _workdir(Path(out)) as tmp:
+        with workdir(Path(out)) as tmp:
             removed, pairs = _king_cutoff(prefix, samples, threshold, tmp, threads, memory_mb)
         method = f"plink2 --king-cutoff {threshold:g}"
     close = pairs[pairs["kinship"] > threshold]
@@ -654,136 +505,6 @@ def relatedness_step(
     for x in removed:
         reasons.setdefault(x, f"kinship > {threshold:g}")
     return _finish_step(_step_table(samples, pd.Series(reasons, dtype=object), method), out, "relatedness")
-
-
-# ---- variants --------------------------------------------------------------------------------
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.10g}"
-
-
-def _count_lines(path: Path) -> int:
-    with open(path) as handle:
-        return sum(1 for _ in handle)
-
-
-def variant_qc(
-    prefix: str | Path,
-    samples_step: str | Path,
-    out_prefix: str | Path,
-    variants_out: str | Path,
-    removed_out: str | Path,
-    *,
-    settings: dict,
-    threads: int = 1,
-    memory_mb: int | None = None,
-) -> pd.DataFrame:
-    """QC'd genotypes (samples kept by ``samples_step``; chromosomes, call rate, MAF filters).
-
-    Writes out_prefix.{bed,bim,fam}, ``variants_out`` (step, variants_removed, variants_left,
-    method) and ``removed_out`` (snp chrom pos step: variants dropped by call rate or MAF).
-    """
-    bed = check_genotypes(prefix)
-    samples = kept_samples(read_step(samples_step))
-    qc = settings["qc"]
-    chromosomes = [str(c) for c in settings.get("chromosomes") or AUTOSOMES]
-    out_prefix = Path(out_prefix)
-    on_chromosomes = _chromosome_codes(bed.bim["chrom"]).isin(_chromosome_codes(pd.Series(chromosomes)))
-    if not on_chromosomes.any():
-        raise InputError(Path(f"{prefix}.bim"), f"no variants on chromosome(s) {','.join(chromosomes)} (config key chromosomes)")
-    rows = []
-    removed_variants = []
-    with _workdir(out_prefix) as tmp:
-        keep = _write_id_file(samples, tmp / "keep.id")
-        common = ["--bfile", prefix, "--keep", keep]
-        run_plink2([*common, "--chr", ",".join(chromosomes), "--write-snplist"], tmp / "chromosomes",
-                   what="chromosome filter", threads=threads, memory_mb=memory_mb)  # fmt: skip
-        current = tmp / "chromosomes.snplist"
-        left = _count_lines(current)
-        rows.append(("chromosomes", bed.n_snps - left, left, f"chromosomes {','.join(chromosomes)}"))
-        if qc["variant_call_rate"]["enabled"]:
-            max_missing = _fmt(1 - qc["variant_call_rate"]["min"])
-            run_plink2([*common, "--extract", current, "--geno", max_missing, "--write-snplist"], tmp / "callrate",
-                       what="variant call rate", threads=threads, memory_mb=memory_mb)  # fmt: skip
-            after = tmp / "callrate.snplist"
-            removed_variants += [(v, "variant_call_rate") for v in _difference(current, after)]
-            n = _count_lines(after)
-            rows.append(("variant_call_rate", left - n, n, f"plink2 --geno {max_missing} (call rate < {qc['variant_call_rate']['min']:g})"))
-            current, left = after, n
-        else:
-            rows.append(("variant_call_rate", 0, left, "disabled"))
-        maf_args = []
-        if qc["maf"]["enabled"]:
-            maf_args = ["--maf", _fmt(qc["maf"]["min"]), "--nonfounders"]
-        run_plink2([*common, "--extract", current, *maf_args, "--make-bed"], tmp / "plink",
-                   what="MAF filter and output", threads=threads, memory_mb=memory_mb)  # fmt: skip
-        qc_bed = check_genotypes(tmp / "plink")
-        final = set(qc_bed.bim["snp"])
-        before = pd.read_csv(current, header=None, dtype=str)[0]
-        removed_variants += [(v, "maf") for v in before[~before.isin(final)]]
-        if qc["maf"]["enabled"]:
-            rows.append(("maf", left - qc_bed.n_snps, qc_bed.n_snps, f"plink2 --maf {_fmt(qc['maf']['min'])}"))
-        else:
-            rows.append(("maf", 0, left, "disabled"))
-        if qc_bed.n_snps == 0:
-            raise InputError(Path(f"{prefix}.bim"), "no variants left after variant QC")
-        variants = pd.DataFrame(rows, columns=["step", "variants_removed", "variants_left", "method"])
-        snp_info = bed.bim.set_index("snp")
-        removed = pd.DataFrame(removed_variants, columns=["snp", "step"])
-        removed.insert(1, "chrom", snp_info["chrom"].reindex(removed["snp"]).to_numpy())
-        removed.insert(2, "pos", snp_info["pos"].reindex(removed["snp"]).to_numpy())
-        write_tsv(variants_out, variants)
-        write_tsv(removed_out, removed)
-        out_prefix.parent.mkdir(parents=True, exist_ok=True)
-        for ext in ("bed", "bim", "fam"):
-            os.replace(tmp / f"plink.{ext}", f"{out_prefix}.{ext}")
-    log.info("variant QC: %d samples x %d variants", qc_bed.n_samples, qc_bed.n_snps)
-    return variants
-
-
-def _chromosome_codes(codes: pd.Series) -> pd.Series:
-    """Chromosome names as plink2 reads them: '10', 'chr10' -> '10'; 23/24/25/26 -> X/Y/XY/MT."""
-    names = codes.astype(str).str.replace(r"^chr", "", regex=True, case=False).str.upper()
-    return names.replace({"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT"})
-
-
-def _difference(before: Path, after: Path) -> list[str]:
-    kept = set(pd.read_csv(after, header=None, dtype=str)[0]) if after.stat().st_size else set()
-    ids = pd.read_csv(before, header=None, dtype=str)[0]
-    return ids[~ids.isin(kept)].tolist()
-
-
-def import_bgen(
-    bgen: str | Path,
-    sample: str | Path,
-    out_prefix: str | Path,
-    *,
-    settings: dict,
-    ref_allele: str = "ref-first",
-    extract: str | Path | None = None,
-    threads: int = 1,
-    memory_mb: int | None = None,
-) -> None:
-    """BGEN (genotype probabilities) -> PLINK 1 hard calls; a genotype whose largest
-    probability is below qc.genotype_probability.min becomes missing. Only ``chromosomes``
-    (and the variant IDs listed in ``extract``, if given) are imported."""
-    for path in (bgen, sample, *([extract] if extract else [])):
-        if not Path(path).exists():
-            raise InputError(path, "genotype file not found")
-    step = settings["qc"]["genotype_probability"]
-    certainty = ["--import-dosage-certainty", _fmt(step["min"])] if step["enabled"] else []
-    chromosomes = [str(c) for c in settings.get("chromosomes") or AUTOSOMES]
-    out_prefix = Path(out_prefix)
-    with _workdir(out_prefix) as tmp:
-        subset = ["--extract", extract] if extract else []
-        run_plink2(["--bgen", bgen, ref_allele, "--sample", sample, *certainty, "--chr", ",".join(chromosomes), *subset,
-                    "--make-bed"],
-                   tmp / "imported", what="BGEN import", threads=threads, memory_mb=memory_mb)  # fmt: skip
-        check_genotypes(tmp / "imported")
-        out_prefix.parent.mkdir(parents=True, exist_ok=True)
-        for ext in ("bed", "bim", "fam"):
-            os.replace(tmp / f"imported.{ext}", f"{out_prefix}.{ext}")
 
 
 # ---- covariates ------------------------------------------------------------------------------
@@ -811,7 +532,7 @@ def write_covariates(
     from_field = cov["pcs"] == "field" or (cov["pcs"] == "auto" and table.has_field(cov["pc_field"]))
     computed = None
     if cov["n_pcs"] and not from_field:
-        with _workdir(Path(out)) as tmp:
+        with workdir(Path(out)) as tmp:
             computed = compute_pcs(input_prefix, samples, cov["n_pcs"], settings["qc"]["pca"], tmp,
                                    threads=threads, memory_mb=memory_mb)  # fmt: skip
     covariates = extract_covariates(table_path, cov, samples, computed, config_key)

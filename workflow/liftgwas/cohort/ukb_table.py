@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 EID = "eid"
 COLUMN_PATTERN = re.compile(r"^(\d+)-(\d+)\.(\d+)$")

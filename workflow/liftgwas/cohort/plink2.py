@@ -1,0 +1,74 @@
+"""plink2 as the QC engine: run it in a temporary directory next to the output, copy its log
+into ours (the rule's log), and read/write the sample ID files it takes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+class Plink2Error(RuntimeError):
+    pass
+
+
+def plink2_executable() -> str:
+    exe = os.environ.get("LIFTGWAS_PLINK2", "plink2")
+    found = shutil.which(exe)
+    if not found:
+        raise Plink2Error(
+            f"plink2 not found (looked for '{exe}' on PATH; set LIFTGWAS_PLINK2 to override). "
+            "Install the Debian package plink2 (`make system-deps`)."
+        )
+    return found
+
+
+def run_plink2(args: list[str], out: Path, *, what: str, threads: int = 1, memory_mb: int | None = None) -> Path:
+    """Run plink2 with ``--out out``; copy its log into ours; raise Plink2Error on failure."""
+    cmd = [plink2_executable(), *map(str, args), "--out", str(out), "--threads", str(threads)]
+    if memory_mb:
+        cmd += ["--memory", str(int(memory_mb))]
+    log.info("plink2 (%s): %s", what, " ".join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    plink_log = Path(f"{out}.log")
+    text = plink_log.read_text() if plink_log.exists() else proc.stdout
+    log.info("plink2 log (%s):\n%s", what, text.rstrip())
+    if proc.returncode != 0:
+        errors = [line for line in (proc.stderr + "\n" + text).splitlines() if line.lower().startswith("error")]
+        detail = "; ".join(errors) or proc.stderr.strip()[-500:] or "(no message)"
+        raise Plink2Error(f"plink2 failed ({what}), exit code {proc.returncode}: {detail}")
+    return plink_log
+
+
+@contextlib.contextmanager
+def workdir(next_to: Path) -> Iterator[Path]:
+    Path(next_to).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{Path(next_to).name}.plink2-", dir=Path(next_to).parent) as tmp:
+        yield Path(tmp)
+
+
+def write_id_file(samples: pd.DataFrame, path: Path) -> Path:
+    # a header line makes plink2 read two columns as FID IID (one column alone means IID)
+    with open(path, "w") as handle:
+        handle.write("#FID\tIID\n")
+        samples[["FID", "IID"]].to_csv(handle, sep="\t", header=False, index=False)
+    return path
+
+
+def read_id_file(path: Path) -> pd.DataFrame:
+    ids = pd.read_csv(path, sep=r"\s+", dtype=str)
+    ids.columns = [c.lstrip("#") for c in ids.columns]
+    if "FID" not in ids:
+        ids["FID"] = ids["IID"]
+    return ids[["FID", "IID"]]
+
+
