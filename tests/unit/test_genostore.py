@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from liftgwas import plink
-from liftgwas.genostore import GenotypeStore, build_store, default_block_size
+from liftgwas.genostore import GenotypeStore, build_store
 
 
 def write_random_plink(path, n, m, missing=0.03, seed=0):
@@ -20,13 +20,13 @@ def write_random_plink(path, n, m, missing=0.03, seed=0):
     return g
 
 
-@pytest.mark.parametrize("n,m,block", [(101, 57, 8), (16, 9, 4), (37, 203, None)])
-def test_store_matches_pandas_plink_including_missing_calls(tmp_path, n, m, block):
+@pytest.mark.parametrize("n,m", [(101, 57), (16, 9), (37, 203)])
+def test_store_matches_pandas_plink_including_missing_calls(tmp_path, n, m):
     from pandas_plink import read_plink1_bin
 
     prefix = tmp_path / "p"
     write_random_plink(prefix, n, m)
-    build_store(prefix, tmp_path / "s", block_size=block)
+    build_store(prefix, tmp_path / "s")
     store = GenotypeStore.open(tmp_path / "s")
     # pandas-plink's ref="a0" counts the .bim column-5 allele (our A1); NaN = missing
     reference = read_plink1_bin(f"{prefix}.bed", f"{prefix}.bim", f"{prefix}.fam", ref="a0", verbose=False)
@@ -50,20 +50,16 @@ def test_decode_mean_imputes_and_keeps_row_order(tmp_path):
     np.testing.assert_allclose(x, expected)
 
 
-def test_block_size_keeps_conversion_memory_bounded():
-    assert default_block_size(10_000) > default_block_size(100_000) >= 4
-    for n in (1_000, 100_000, 413_173):
-        assert default_block_size(n) * n <= 256 * 2**20
-        assert default_block_size(n) % 4 == 0
-
-
-@pytest.mark.parametrize("n", [1, 13, 16, 1001])
-def test_bit_transpose_equals_unpacking_and_repacking(n):
-    from liftgwas.genostore import bed_block_to_sample_major
-
-    rng = np.random.default_rng(n)
-    raw = rng.integers(0, 256, (24, (n + 3) // 4), dtype=np.uint8)
-    codes = (raw[:, :, None] >> np.array([0, 2, 4, 6])) & 3  # (variants, bytes, 4 samples)
-    codes = codes.reshape(24, -1)[:, :n].T  # (samples, variants)
-    expected = (codes[:, 0::4] | codes[:, 1::4] << 2 | codes[:, 2::4] << 4 | codes[:, 3::4] << 6).astype(np.uint8)
-    np.testing.assert_array_equal(bed_block_to_sample_major(raw, n), expected)
+def test_store_is_diploid_on_every_chromosome_and_leaves_no_temporaries(tmp_path):
+    """plink2 alone would count male X/Y/MT calls as haploid and refuse a split chromosome."""
+    g = write_random_plink(tmp_path / "p", 13, 6, missing=0.2, seed=1)
+    bim = plink.read_bim(tmp_path / "p.bim").assign(chrom=["1", "X", "2", "X", "Y", "MT"])
+    plink.write_bim(tmp_path / "p.bim", bim)
+    fam = plink.read_fam(tmp_path / "p.fam").assign(sex=[1, 2] * 6 + [1])
+    plink.write_fam(tmp_path / "p.fam", fam)
+    build_store(tmp_path / "p", tmp_path / "out" / "s")
+    store = GenotypeStore.open(tmp_path / "out" / "s")
+    np.testing.assert_array_equal(store.decode_int8(np.arange(13)), g.T)
+    called = np.where(g < 0, np.nan, g)
+    np.testing.assert_allclose(store.mean, np.nanmean(called, axis=1), rtol=1e-6)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s.mean.npy", "s.packed.npy"]

@@ -25,6 +25,7 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .errors import InputError
 from .recall import top_k, topk_recall
@@ -198,17 +199,13 @@ def rank_descending(strength: pd.Series) -> pd.Series:
 
 
 def spearman_correlation(a: pd.Series, b: pd.Series) -> float:
-    """Spearman's rho of two strengths over their shared SNPs with values in both (average
-    ranks for ties, as scipy.stats.spearmanr)."""
+    """Spearman's rho (scipy.stats.spearmanr, average ranks for ties) of two strengths over
+    their shared SNPs with values in both; NaN when fewer than 2 or either is constant."""
     joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
     # an infinite −log10 p still has a well-defined rank; only NaN is dropped
-    if len(joined) < 2:
+    if len(joined) < 2 or joined["a"].nunique() < 2 or joined["b"].nunique() < 2:
         return math.nan
-    ranks = joined.rank(method="average")
-    ra, rb = ranks["a"].to_numpy(), ranks["b"].to_numpy()
-    if ra.std() == 0 or rb.std() == 0:
-        return math.nan
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return float(stats.spearmanr(joined["a"], joined["b"]).statistic)
 
 
 # -------------------------------------------------------------------------- comparison

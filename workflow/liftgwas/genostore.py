@@ -12,7 +12,11 @@ Biobank chromosome 10 instead of 556 GB as float32):
 * ``<prefix>.mean.npy``: float32 mean dosage per variant over non-missing calls, used to
   mean-impute missing calls (and as the DeepLIFT reference input by default).
 
-Conversion streams over variant blocks of the .bed, so memory is O(N x block).
+The conversion is plink2's: ``plink2 --export ind-major-bed`` writes exactly this body
+(the .bed's 2-bit codes, one row of ceil(M/4) bytes per sample) after a 3-byte header,
+in bounded memory (``--memory``), 10x faster than the bit transpose this module used to
+do; ``--freq counts`` in the same run gives the per-variant means. The body is copied
+behind a .npy header with ``copy_file_range`` (in the kernel, no user-space buffer).
 Decoding a batch is one lookup-table gather (no Python loop per genotype).
 """
 
@@ -20,72 +24,33 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import weakref
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .atomic import atomic_path
-from .plink import BYTE_TO_DOSAGES, Bed
+from .plink import BIM_COLUMNS, MISSING, Bed
 
 log = logging.getLogger(__name__)
 
+# .bed 2-bit codes (low bits = first genotype): 00 hom A1, 01 missing, 10 het, 11 hom A2;
+# byte -> the 4 dosages it holds
+BYTE_TO_DOSAGES = np.array([2, MISSING, 1, 0], dtype=np.int8)[(np.arange(256)[:, None] >> np.array([0, 2, 4, 6])) & 3]
 # byte -> 4 float dosages with NaN for missing, for batch decoding; viewed as one 16-byte
 # value per byte so that decoding is a single gather (np.take) of 16-byte words
 _BYTE_TO_FLOATS = np.where(BYTE_TO_DOSAGES < 0, np.nan, BYTE_TO_DOSAGES).astype(np.float32)
 _BYTE_TO_FLOAT_WORDS = np.ascontiguousarray(_BYTE_TO_FLOATS).view(np.complex128).reshape(256)
 # bytes that hold at least one missing call (code 01)
 _BYTE_HAS_MISSING = (BYTE_TO_DOSAGES < 0).any(axis=1)
+PLINK2_MIN_MEMORY_MB = 640  # plink2 refuses a smaller --memory
 
 
 def store_paths(prefix: str | Path) -> tuple[Path, Path]:
     prefix = str(prefix)
     return Path(prefix + ".packed.npy"), Path(prefix + ".mean.npy")
-
-
-def _delta_swap(words: np.ndarray, mask: int, shift: int) -> np.ndarray:
-    t = (words ^ (words >> np.uint32(shift))) & np.uint32(mask)
-    return words ^ t ^ (t << np.uint32(shift))
-
-
-def bed_block_to_sample_major(raw: np.ndarray, n_samples: int) -> np.ndarray:
-    """Transpose a block of .bed bytes (B variants, ceil(N/4)), B a multiple of 4, into
-    sample-major bytes (N, B/4) with the same 2-bit codes, without unpacking them.
-
-    Four variants x four samples fill one 32-bit word (byte = variant, 2 bits = sample);
-    two delta swaps transpose that 4 x 4 matrix of 2-bit codes in place (byte = sample,
-    2 bits = variant). About 10x faster than unpacking to one byte per genotype.
-    """
-    b, nb = raw.shape
-    words = np.ascontiguousarray(raw.reshape(b // 4, 4, nb).transpose(2, 0, 1)).view(np.uint32)[..., 0]
-    words = _delta_swap(words, 0x00CC00CC, 6)  # swap the off-diagonal codes of each 2 x 2 block
-    words = _delta_swap(words, 0x0000F0F0, 12)  # swap the off-diagonal 2 x 2 blocks
-    out = words.view(np.uint8).reshape(nb, b // 4, 4).transpose(0, 2, 1).reshape(nb * 4, b // 4)
-    return np.ascontiguousarray(out[:n_samples])
-
-
-def _byte_sums(valid_codes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per byte value: dosage sum and number of called genotypes among its first codes."""
-    dosages = BYTE_TO_DOSAGES[:, :valid_codes]
-    return np.where(dosages < 0, 0, dosages).sum(1).astype(np.uint16), (dosages >= 0).sum(1).astype(np.uint16)
-
-
-_FULL_BYTE_SUMS = _byte_sums(4)
-_MISSING_BYTE = 0x55  # four missing codes (01)
-
-
-def _variant_sums(raw: np.ndarray, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """Dosage sum and called count per variant of a .bed block; the unused codes at the end
-    of each variant are ignored whatever bits a writer left there."""
-    full = n_samples // 4
-    dosage_lut, called_lut = _FULL_BYTE_SUMS
-    total = dosage_lut[raw[:, :full]].sum(axis=1, dtype=np.int64)
-    called = called_lut[raw[:, :full]].sum(axis=1, dtype=np.int64)
-    if n_samples % 4:
-        last_dosage, last_called = _byte_sums(n_samples % 4)
-        total += last_dosage[raw[:, full]]
-        called += last_called[raw[:, full]]
-    return total, called
 
 
 def _npy_data_offset(path: Path) -> tuple[tuple[int, ...], int]:
@@ -99,12 +64,6 @@ def _npy_data_offset(path: Path) -> tuple[tuple[int, ...], int]:
         return shape, handle.tell()
 
 
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    while len(data):
-        written = os.pwrite(fd, data, offset)
-        data, offset = data[written:], offset + written
-
-
 def _pread_into(fd: int, out: memoryview, offset: int) -> None:
     done = 0
     while done < len(out):
@@ -114,55 +73,58 @@ def _pread_into(fd: int, out: memoryview, offset: int) -> None:
         done += got
 
 
-def default_block_size(n_samples: int, budget_bytes: int = 256 * 2**20) -> int:
-    """Variants per conversion block so that the block's arrays (the .bed bytes and three
-    transposed copies, N x B / 4 bytes each) stay within the budget."""
-    return int(max(4, min(65536, budget_bytes // max(n_samples, 1))) // 4 * 4)
+def _copy_range(src: int, dst: int, count: int, src_offset: int, dst_offset: int) -> None:
+    while count:
+        copied = os.copy_file_range(src, dst, count, src_offset, dst_offset)
+        if copied == 0:
+            raise EOFError(f"plink2's ind-major .bed ended {count} bytes early")
+        count, src_offset, dst_offset = count - copied, src_offset + copied, dst_offset + copied
 
 
-def build_store(bed_prefix: str | Path, out_prefix: str | Path, block_size: int | None = None) -> None:
-    """Convert a PLINK fileset to the sample-major store, streaming over variant blocks.
+def build_store(bed_prefix: str | Path, out_prefix: str | Path, *, threads: int = 1,
+                memory_mb: int | None = None) -> None:
+    """Convert a PLINK fileset to the sample-major store with plink2, atomically.
 
-    Memory is O(N x block_size) whatever M is; the default block size keeps it near
-    256 MB. Output is written with positioned writes (not a memory map, whose dirty pages
-    would count towards the job's resident memory).
+    ``memory_mb`` is plink2's workspace (``--memory``, at least 640): plink2 transposes in
+    as many passes as it needs, so memory is bounded whatever N and M are.
     """
-    bed = Bed(bed_prefix)
+    from .qc import run_plink2  # plink2 runner shared with QC
+
+    bed = Bed(bed_prefix)  # validated before plink2 sees it: errors name the file
     n, m = bed.n_samples, bed.n_snps
-    block_size = default_block_size(n) if block_size is None else block_size
-    block_size = max(4, block_size - block_size % 4)  # blocks must start on a byte boundary
     packed_path, mean_path = store_paths(out_prefix)
     row_bytes = (m + 3) // 4
-    total = np.zeros(m, dtype=np.float64)
-    count = np.zeros(m, dtype=np.int64)
-    with atomic_path(packed_path) as tmp_packed:
-        header = np.lib.format.open_memmap(tmp_packed, mode="w+", dtype=np.uint8, shape=(n, row_bytes))
-        del header  # only used to write a valid .npy header and size the file
-        _, data_offset = _npy_data_offset(tmp_packed)
-        fd = os.open(tmp_packed, os.O_WRONLY)
-        try:
-            for start in range(0, m, block_size):
-                stop = min(start + block_size, m)
-                raw = bed.read_raw(start, stop)  # (B, ceil(N/4)) .bed bytes
-                total[start:stop], count[start:stop] = _variant_sums(raw, n)
-                if raw.shape[0] % 4:  # the last block: pad with missing variants
-                    pad = np.full((4 - raw.shape[0] % 4, raw.shape[1]), _MISSING_BYTE, dtype=np.uint8)
-                    raw = np.concatenate([raw, pad])
-                packed = bed_block_to_sample_major(raw, n)  # (N, B/4)
-                view = memoryview(packed).cast("B")
-                width = packed.shape[1]
-                column = data_offset + start // 4
-                for row in range(n):
-                    _pwrite_all(fd, view[row * width : (row + 1) * width], column + row * row_bytes)
-                log.info("store: %d / %d variants", stop, m)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    packed_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{packed_path.name}.plink2-", dir=packed_path.parent) as tmp:
+        tmp = Path(tmp)
+        # All variants on one diploid chromosome: plink2 would otherwise count male X, Y and
+        # MT calls as haploid in --freq and refuse a .bim whose chromosomes are not
+        # contiguous; the store keeps the .bed's codes and the plain diploid mean dosage.
+        bed.bim.assign(chrom="1", pos=1)[BIM_COLUMNS].to_csv(tmp / "in.bim", sep="\t", header=False, index=False)
+        bed.fam[["fid", "iid"]].assign(father=0, mother=0, sex=0, phenotype=-9).to_csv(
+            tmp / "in.fam", sep=" ", header=False, index=False)
+        memory_mb = max(PLINK2_MIN_MEMORY_MB, int(memory_mb or PLINK2_MIN_MEMORY_MB))
+        run_plink2(["--bed", bed.bed_path, "--bim", tmp / "in.bim", "--fam", tmp / "in.fam",
+                    "--export", "ind-major-bed", "--freq", "counts"], tmp / "store", what="sample-major store",
+                   threads=threads, memory_mb=memory_mb)  # fmt: skip
+        counts = pd.read_csv(tmp / "store.acount", sep="\t", usecols=["ID", "ALT", "ALT_CTS", "OBS_CT"])
+        if len(counts) != m or not (counts["ID"].astype(str).to_numpy() == bed.bim["snp"].astype(str).to_numpy()).all():
+            raise RuntimeError(f"plink2 --freq returned {len(counts)} variants in another order than {bed.prefix}.bim")
+        with atomic_path(packed_path) as tmp_packed:
+            with open(tmp_packed, "wb") as out, open(tmp / "store.bed", "rb") as src:
+                np.lib.format.write_array_header_1_0(
+                    out, {"descr": "|u1", "fortran_order": False, "shape": (n, row_bytes)})
+                out.flush()
+                # plink2's ind-major .bed: 3 header bytes, then N rows of ceil(M/4) bytes
+                _copy_range(src.fileno(), out.fileno(), n * row_bytes, 3, out.tell())
+                os.fsync(out.fileno())
+    called = counts["OBS_CT"].to_numpy(np.float64) / 2  # allele observations -> called genotypes
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+        mean = np.where(called > 0, counts["ALT_CTS"].to_numpy(np.float64) / np.maximum(called, 1), 0.0)
+    log.info("store: %d samples x %d variants", n, m)
     with atomic_path(mean_path) as tmp_mean:
         with open(tmp_mean, "wb") as handle:
-            np.save(handle, mean)
+            np.save(handle, mean.astype(np.float32))
 
 
 class GenotypeStore:

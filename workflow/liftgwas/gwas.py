@@ -59,7 +59,7 @@ from threadpoolctl import threadpool_limits
 
 from .atomic import write_tsv
 from .errors import InputError
-from .plink import BYTE_TO_DOSAGES, Bed
+from .plink import Bed
 
 log = logging.getLogger(__name__)
 

@@ -54,8 +54,9 @@ def simulate_mem_mb(samples: int, attempt: int = 1) -> int:
 
 
 def store_mem_mb(fam, attempt: int = 1) -> int:
-    # conversion blocks are sized to ~256 MB whatever N and M are (genostore.default_block_size)
-    return _scale(NUMPY_BASE_MB + 600, attempt)
+    # plink2 --export ind-major-bed transposes within its --memory workspace (at least 640 MB)
+    # whatever N and M are
+    return _scale(NUMPY_BASE_MB + 700, attempt)
 
 
 def train_mem_mb(fam, mean_npy, arch: str, batch_size: int, attempt: int = 1) -> int:

@@ -38,7 +38,9 @@ rule genotype_store:
             input.fam, attempt
         ),
     params:
-        block_size=None,  # sized from N to keep the job near 256 MB
+        # plink2's --memory workspace: the job's memory less the Python process that runs it
+        plink2_memory_mb=lambda wc, resources: resources.mem_mb
+        - resource_model.NUMPY_BASE_MB,
     script:
         "../scripts/build_store.py"
 

@@ -1,4 +1,4 @@
-"""Snakemake adapter: PLINK .bed -> sample-major 2-bit store (liftgwas.genostore)."""
+"""Snakemake adapter: PLINK .bed -> sample-major 2-bit store (liftgwas.genostore, via plink2)."""
 
 from liftgwas.genostore import build_store
 from liftgwas.runlog import log_to
@@ -7,5 +7,6 @@ log_to(snakemake.log[0])
 build_store(
     snakemake.input.bed.removesuffix(".bed"),
     snakemake.output.packed.removesuffix(".packed.npy"),
-    block_size=snakemake.params.block_size,
+    threads=snakemake.threads,
+    memory_mb=snakemake.params.plink2_memory_mb,
 )
