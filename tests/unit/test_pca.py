@@ -1,4 +1,4 @@
-"""liftgwas.pca: streamed randomised PCA against the exact SVD of the standardised genotypes."""
+"""liftgwas.pca: plink2 --pca (exact and approx) against the exact SVD of the standardised genotypes."""
 
 from __future__ import annotations
 
@@ -35,21 +35,22 @@ def write_structured_cohort(prefix, seed=5):
 
 
 def exact_pcs(dosages, k):
-    """Reference: numpy SVD of the full standardised matrix (written independently here)."""
+    """Reference: numpy SVD of the full variance-standardised matrix (written independently here)."""
     g = dosages.astype(float)
     g[dosages < 0] = np.nan
-    mean = np.nanmean(g, axis=1, keepdims=True)
-    sd = np.nanstd(g, axis=1, keepdims=True)
+    p = np.nanmean(g, axis=1, keepdims=True) / 2
+    sd = np.sqrt(2 * p * (1 - p))
     polymorphic = sd[:, 0] > 0
-    z = np.where(np.isnan(g), 0.0, (g - mean) / np.where(sd > 0, sd, 1.0))[polymorphic]
+    z = np.where(np.isnan(g), 0.0, (g - 2 * p) / np.where(sd > 0, sd, 1.0))[polymorphic]
     _, singular_values, vt = np.linalg.svd(z, full_matrices=False)
     return vt[:k].T, singular_values[:k] ** 2 / np.sum(z * z)
 
 
-def test_pcs_match_exact_svd_and_separate_populations(tmp_path):
+@pytest.mark.parametrize("approx", [False, True])
+def test_pcs_match_exact_svd_and_separate_populations(tmp_path, approx):
     dosages, population = write_structured_cohort(tmp_path / "geno")
     k = 5
-    frame = pca.compute_pcs(tmp_path / "geno", k, seed=3, block_size=64)
+    frame = pca.compute_pcs(tmp_path / "geno", k, seed=3, approx=approx)
     assert list(frame.columns) == ["FID", "IID", "PC1", "PC2", "PC3", "PC4", "PC5"]
     assert list(frame["IID"]) == [f"s{i}" for i in range(N_SAMPLES)]
     reference, explained = exact_pcs(dosages, k)
@@ -57,7 +58,9 @@ def test_pcs_match_exact_svd_and_separate_populations(tmp_path):
     for i in range(N_POPULATIONS - 1):  # the structured PCs: clear eigen-gap after PC3
         corr = np.corrcoef(ours[:, i], reference[:, i])[0, 1]
         assert abs(corr) > 0.99, (i, corr)
-    np.testing.assert_allclose(frame.attrs["variance_explained"][:3], explained[:3], rtol=1e-3)
+    # exact --pca normalises its GRM per sample pair over jointly called SNPs (2 % missing
+    # here), which inflates its eigenvalues by about 1 / 0.98^2
+    np.testing.assert_allclose(frame.attrs["variance_explained"][:3], explained[:3], rtol=5e-3 if approx else 0.05)
     # scaled to mean 0, variance 1
     np.testing.assert_allclose(ours.mean(axis=0), 0, atol=1e-8)
     np.testing.assert_allclose(ours.std(axis=0), 1, rtol=1e-8)
@@ -68,19 +71,21 @@ def test_pcs_match_exact_svd_and_separate_populations(tmp_path):
     assert gaps.min() > 3 * spread.max()
 
 
-def test_pcs_are_reproducible_and_block_size_independent(tmp_path):
+def test_pcs_are_reproducible_and_diploid_on_every_chromosome(tmp_path):
     write_structured_cohort(tmp_path / "geno")
-    first = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=50, threads=2)
-    again = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=50, threads=2)
-    pd.testing.assert_frame_equal(first, again)
-    other_blocks = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=N_SNPS)
-    np.testing.assert_allclose(other_blocks[["PC1", "PC2", "PC3"]], first[["PC1", "PC2", "PC3"]], atol=1e-8)
-    other_threads = pca.compute_pcs(tmp_path / "geno", 3, seed=1, block_size=50, threads=1)
-    pd.testing.assert_frame_equal(other_threads, first)  # blocks are summed in order
-    other_seed = pca.compute_pcs(tmp_path / "geno", 3, seed=2, block_size=50)
+    first = pca.compute_pcs(tmp_path / "geno", 3, seed=1, approx=True)
+    again = pca.compute_pcs(tmp_path / "geno", 3, seed=1, approx=True, threads=2)
+    np.testing.assert_allclose(again[["PC1", "PC2", "PC3"]], first[["PC1", "PC2", "PC3"]], atol=1e-6)
+    other_seed = pca.compute_pcs(tmp_path / "geno", 3, seed=2, approx=True)
     # a different random start converges to (nearly) the same PCs, with the same signs
     for column in ("PC1", "PC2", "PC3"):
         assert np.corrcoef(other_seed[column], first[column])[0, 1] > 0.999
+    # chromosome codes (X, split chromosomes) and sexes do not change the PCs
+    bim = plink.read_bim(tmp_path / "geno.bim")
+    plink.write_bim(tmp_path / "geno.bim", bim.assign(chrom=np.where(np.arange(N_SNPS) % 2, "X", "2")))
+    plink.write_fam(tmp_path / "geno.fam", plink.read_fam(tmp_path / "geno.fam").assign(sex=1))
+    recoded = pca.compute_pcs(tmp_path / "geno", 3, seed=1, approx=True)
+    np.testing.assert_allclose(recoded[["PC1", "PC2", "PC3"]], first[["PC1", "PC2", "PC3"]], atol=1e-6)
 
 
 def test_write_covariates(tmp_path):
@@ -98,11 +103,3 @@ def test_too_many_pcs_is_an_input_error(tmp_path):
     write_structured_cohort(tmp_path / "geno")
     with pytest.raises(InputError, match=r"geno\.bed: cannot compute 300 PCs"):
         pca.compute_pcs(tmp_path / "geno", N_SAMPLES, seed=0)
-
-
-def test_standardize_matches_definition():
-    dosages = np.array([[0, 1, 2, -1], [1, 1, 1, 1], [2, -1, -1, 0]], dtype=np.int8)
-    z = pca.standardize(dosages)
-    np.testing.assert_allclose(z[0], [-np.sqrt(1.5), 0, np.sqrt(1.5), 0])
-    np.testing.assert_array_equal(z[1], 0)
-    np.testing.assert_allclose(z[2], [1, 0, 0, -1])

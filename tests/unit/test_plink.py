@@ -179,6 +179,26 @@ def test_padded_bed(good):
         plink.Bed(good)
 
 
+@pytest.mark.parametrize("change, state", [(-1, "short"), (+1, "too long")])
+def test_bim_line_count_mismatch_blames_the_bim(good, change, state):
+    bim = path_of(good, "bim")
+    lines = bim.read_text().splitlines()
+    lines = lines[:change] if change < 0 else lines + [lines[-1].replace("rs5", "rs99")]
+    bim.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"good\.bim: has {6 + change} variant lines but good\.bed holds 6 .*1 line\(s\) {state}") as err:
+        plink.Bed(good)
+    assert err.value.path.endswith("good.bim")
+
+
+def test_fam_line_count_mismatch_blames_the_fam(good):
+    fam = path_of(good, "fam")
+    lines = fam.read_text().splitlines()  # 10 samples = 3 bytes per variant; 8 need 2
+    fam.write_text("\n".join(lines[:8]) + "\n")
+    with pytest.raises(InputError, match=r"good\.fam: has 8 sample lines .* 6 variants of 3 bytes, i\.e\. 9-12 samples") as err:
+        plink.Bed(good)
+    assert err.value.path.endswith("good.fam")
+
+
 def test_bad_magic(good):
     bed = path_of(good, "bed")
     bed.write_bytes(b"\x00\x00" + bed.read_bytes()[2:])

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .plink import BIM_COLUMNS, MISSING, Bed
+from .plink import MISSING, Bed, plink2_inputs
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +97,10 @@ def build_store(bed_prefix: str | Path, out_prefix: str | Path, *, threads: int 
     packed_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{packed_path.name}.plink2-", dir=packed_path.parent) as tmp:
         tmp = Path(tmp)
-        # All variants on one diploid chromosome: plink2 would otherwise count male X, Y and
-        # MT calls as haploid in --freq and refuse a .bim whose chromosomes are not
-        # contiguous; the store keeps the .bed's codes and the plain diploid mean dosage.
-        bed.bim.assign(chrom="1", pos=1)[BIM_COLUMNS].to_csv(tmp / "in.bim", sep="\t", header=False, index=False)
-        bed.fam[["fid", "iid"]].assign(father=0, mother=0, sex=0, phenotype=-9).to_csv(
-            tmp / "in.fam", sep=" ", header=False, index=False)
         memory_mb = max(PLINK2_MIN_MEMORY_MB, int(memory_mb or PLINK2_MIN_MEMORY_MB))
-        run_plink2(["--bed", bed.bed_path, "--bim", tmp / "in.bim", "--fam", tmp / "in.fam",
-                    "--export", "ind-major-bed", "--freq", "counts"], tmp / "store", what="sample-major store",
-                   threads=threads, memory_mb=memory_mb)  # fmt: skip
-        counts = pd.read_csv(tmp / "store.acount", sep="\t", usecols=["ID", "ALT", "ALT_CTS", "OBS_CT"])
+        run_plink2([*plink2_inputs(bed, tmp), "--export", "ind-major-bed", "--freq", "counts"], tmp / "store",
+                   what="sample-major store", threads=threads, memory_mb=memory_mb)
+        counts = pd.read_csv(tmp / "store.acount", sep="\t", usecols=["ID", "ALT_CTS", "OBS_CT"])
         if len(counts) != m or not (counts["ID"].astype(str).to_numpy() == bed.bim["snp"].astype(str).to_numpy()).all():
             raise RuntimeError(f"plink2 --freq returned {len(counts)} variants in another order than {bed.prefix}.bim")
         with atomic_path(packed_path) as tmp_packed:

@@ -1,122 +1,65 @@
-"""Genotype principal components (the GWAS's population-structure covariates), streamed.
+"""Genotype principal components (the GWAS's population-structure covariates): plink2 --pca.
 
-The samples' top principal components are the top eigenvectors of ``Z'Z``, where ``Z``
-(n_snps x n_samples) holds the standardised genotypes: each SNP centred by its mean
-dosage and divided by its standard deviation (both over its non-missing calls), missing
-calls set to 0 (= mean imputation), monomorphic SNPs left out (all zeros).
-
-``Z`` never exists in memory. Randomised subspace iteration (Halko, Martinsson & Tropp
-2011, Algorithm 4.4 applied to ``Z'Z``) only needs products ``Z'Z Q`` with a thin
-(n_samples x l) matrix ``Q``, and ``Z'Z Q = sum over SNP blocks Z_b'(Z_b Q)`` accumulates
-block by block from the .bed. Memory is O(n_samples x l + block), l = n_pcs + oversampling;
-each pass over the .bed is one power iteration. The final Rayleigh-Ritz step uses the
-same pass (``Q'Z'Z Q = Q'(Z'Z Q)``), so there are ``power_iterations + 1`` passes in all.
-The random start matrix comes from ``numpy.random.default_rng(seed)``: same seed, same PCs.
-Blocks are processed by ``threads`` threads (single-threaded BLAS each) and their products
-added in block order, so the result does not depend on the thread count either.
+One PCA for simulations and cohorts: plink2 ``--pca`` (the cohort QC's ancestry PCs use
+the same tool). Genotypes are variance-standardised as plink2 does: (g - 2p) / sqrt(2p(1-p))
+per SNP with p the A1 frequency over called genotypes, missing calls at 0 (= mean
+imputation), monomorphic SNPs left out. Above ``APPROX_ABOVE`` samples it runs the
+randomized ``--pca approx`` (Galinsky et al. 2016; plink2 recommends it above 5,000
+samples), which streams the .bed in bounded memory; below it the exact ``--pca``.
+Why plink2 and not a hand-written or scikit-learn randomized SVD: measured in
+bench/pca.py (see bench/results/pca.json and the README).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from .atomic import write_tsv
 from .errors import InputError
-from .gwas import default_threads
-from .plink import Bed
+from .plink import Bed, plink2_inputs
 
 log = logging.getLogger(__name__)
 
+APPROX_ABOVE = 5000  # samples: plink2's own threshold between exact and approximate PCA
 
-def standardize(dosages: np.ndarray) -> np.ndarray:
-    """Standardised float64 genotypes of a block: (g - mean) / sd per SNP, missing -> 0.
 
-    mean and sd (population sd) over the SNP's non-missing calls; monomorphic or
-    all-missing SNPs become all-zero rows.
-    """
-    missing = dosages < 0
-    values = dosages.astype(np.float64)
-    values[missing] = 0.0
-    n_called = dosages.shape[1] - missing.sum(axis=1)
+def _standardised_sum_of_squares(geno_counts: Path) -> tuple[float, int]:
+    """Sum of squared standardised genotypes over all polymorphic SNPs (the trace of
+    Z'Z) and their number, from plink2 --geno-counts (A1 = ALT)."""
+    counts = pd.read_csv(geno_counts, sep="\t", usecols=["HOM_REF_CT", "HET_REF_ALT_CTS", "TWO_ALT_GENO_CTS"])
+    n0, n1, n2 = (counts[c].to_numpy(np.float64) for c in ("HOM_REF_CT", "HET_REF_ALT_CTS", "TWO_ALT_GENO_CTS"))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = values.sum(axis=1) / n_called
-        mean_sq = np.einsum("ij,ij->i", values, values) / n_called
-        sd = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
-        scale = np.where(sd > 1e-12, 1.0 / sd, 0.0)
-    mean = np.nan_to_num(mean)
-    values -= mean[:, None]
-    values *= scale[:, None]
-    values[missing] = 0.0
-    return values
-
-
-def _default_block_size(n_samples: int) -> int:
-    # ~4 M genotypes per block: 32 MB of float64 standardised values at a time
-    return int(min(8192, max(32, (4 << 20) // max(n_samples, 1))))
-
-
-class _Progress:
-    """Logs 'blocks done / total' about every 5 % of all blocks of all passes."""
-
-    def __init__(self, total: int):
-        self.total, self.done = total, 0
-        self.every = max(1, total // 20)
-
-    def step(self) -> None:
-        self.done += 1
-        if self.done == self.total or self.done % self.every == 0:
-            log.info("PCA blocks done: %d / %d", self.done, self.total)
-
-
-def _gram_times(bed: Bed, basis: np.ndarray, block_size: int, progress: _Progress,
-                pool: ThreadPoolExecutor, threads: int) -> tuple[np.ndarray, float]:
-    """(Z'Z @ basis, trace(Z'Z)), accumulated over SNP blocks, ``threads`` blocks at a time.
-
-    The block results are added in block order, so the sum (and the PCs) do not depend on
-    the number of threads.
-    """
-
-    def block_terms(start: int) -> tuple[np.ndarray, float]:
-        z = standardize(bed.read(start, min(start + block_size, bed.n_snps)))
-        return z.T @ (z @ basis), float(np.einsum("ij,ij->", z, z))
-
-    product = np.zeros_like(basis)
-    trace = 0.0
-    pending = deque()
-    for start in range(0, bed.n_snps, block_size):
-        pending.append(pool.submit(block_terms, start))
-        while pending and (len(pending) >= 2 * threads or start + block_size >= bed.n_snps):
-            block_product, block_trace = pending.popleft().result()
-            product += block_product
-            trace += block_trace
-            progress.step()
-    return product, trace
+        p = (n1 + 2 * n2) / (2 * (n0 + n1 + n2))
+        var = 2 * p * (1 - p)
+        ss = (n0 * (2 * p) ** 2 + n1 * (1 - 2 * p) ** 2 + n2 * (2 - 2 * p) ** 2) / var
+    polymorphic = var > 0
+    return float(ss[polymorphic].sum()), int(polymorphic.sum())
 
 
 def compute_pcs(
     bed_prefix: str | Path,
     n_pcs: int,
     seed: int = 0,
-    block_size: int | None = None,
     *,
-    oversampling: int = 10,
-    power_iterations: int = 4,
-    threads: int | None = None,
+    approx: bool | None = None,
+    threads: int = 1,
+    memory_mb: int | None = None,
 ) -> pd.DataFrame:
-    """Top ``n_pcs`` genotype principal components of every .fam sample.
+    """Top ``n_pcs`` genotype principal components of every .fam sample (plink2 --pca).
 
     Returns a DataFrame with columns FID, IID, PC1..PC{n_pcs} in .fam order. Each PC is
-    the unit eigenvector of Z'Z scaled by sqrt(n_samples), i.e. mean 0 and variance 1
-    across the samples, with its sign fixed so that its largest-magnitude entry is positive.
-    The variance each PC explains is in ``df.attrs["variance_explained"]``.
+    plink2's eigenvector scaled to mean 0 and variance 1 across the samples, with its sign
+    fixed so that its largest-magnitude entry is positive.
+    The fraction of the total variance trace(Z'Z) each PC explains is in
+    ``df.attrs["variance_explained"]``. ``approx`` defaults to n_samples > APPROX_ABOVE.
     """
+    from .qc import run_plink2  # plink2 runner shared with QC
+
     bed = Bed(bed_prefix)
     n_samples = bed.n_samples
     frame = pd.DataFrame({"FID": bed.fam["fid"].to_numpy(), "IID": bed.fam["iid"].to_numpy()})
@@ -132,31 +75,26 @@ def compute_pcs(
             bed.bed_path,
             f"cannot compute {n_pcs} PCs from {n_samples} samples x {bed.n_snps} SNPs (at most {max_pcs})",
         )
-    block_size = block_size or _default_block_size(n_samples)
-    width = min(n_pcs + oversampling, n_samples)
-    rng = np.random.default_rng(seed)
-    basis = np.linalg.qr(rng.standard_normal((n_samples, width)))[0]
-    n_passes = power_iterations + 1
-    progress = _Progress(n_passes * -(-bed.n_snps // block_size))
-    log.info("PCA of %d samples x %d SNPs: %d PCs, %d passes over the .bed", n_samples, bed.n_snps, n_pcs, n_passes)
-    threads = max(1, threads or default_threads())
-    # one single-threaded BLAS call per thread: see gwas.run_gwas
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
-        for i in range(1, n_passes + 1):
-            product, total_variance = _gram_times(bed, basis, block_size, progress, pool, threads)
-            if i < n_passes:
-                basis = np.linalg.qr(product)[0]
-    # Rayleigh-Ritz: eigenvectors of Z'Z within span(basis)
-    projected = basis.T @ product
-    eigenvalues, vectors = np.linalg.eigh((projected + projected.T) / 2.0)
-    order = np.argsort(eigenvalues)[::-1][:n_pcs]
-    components = basis @ vectors[:, order]
+    approx = n_samples > APPROX_ABOVE if approx is None else approx
+    with tempfile.TemporaryDirectory(prefix="liftgwas-pca-") as tmp:
+        tmp = Path(tmp)
+        run_plink2([*plink2_inputs(bed, tmp), "--geno-counts", "--pca", n_pcs, *(["approx"] if approx else []),
+                    "--seed", seed], tmp / "pca", what=f"PCA ({'approx' if approx else 'exact'})",
+                   threads=threads, memory_mb=memory_mb)  # fmt: skip
+        total, n_used = _standardised_sum_of_squares(tmp / "pca.gcount")
+        if not total > 0:
+            raise InputError(bed.bed_path, "every SNP is monomorphic: no genotype variation to compute PCs from")
+        vectors = pd.read_csv(tmp / "pca.eigenvec", sep="\t", usecols=[f"PC{k + 1}" for k in range(n_pcs)])
+        eigenvalues = np.atleast_1d(np.loadtxt(tmp / "pca.eigenval"))[:n_pcs]
+    # exactly mean 0 and variance 1 (exact --pca's vectors are orthogonal to 1 only up to
+    # its per-pair missing-call normalisation)
+    components = vectors.to_numpy(np.float64)
+    components -= components.mean(axis=0)
+    components /= components.std(axis=0)
     largest = np.argmax(np.abs(components), axis=0)
     components *= np.sign(components[largest, np.arange(n_pcs)])
-    components *= np.sqrt(n_samples)
-    if not total_variance > 0:
-        raise InputError(bed.bed_path, "every SNP is monomorphic: no genotype variation to compute PCs from")
-    explained = (eigenvalues[order] / total_variance).tolist()
+    # plink2's eigenvalues are those of Z Z' / (SNPs used)
+    explained = (eigenvalues * n_used / total).tolist()
     log.info("variance explained by PC1..PC%d: %s", n_pcs, ", ".join(f"{v:.4f}" for v in explained))
     for k in range(n_pcs):
         frame[f"PC{k + 1}"] = components[:, k]
@@ -165,8 +103,8 @@ def compute_pcs(
 
 
 def write_covariates(bed_prefix: str | Path, out_tsv: str | Path, n_pcs: int, seed: int = 0,
-                     block_size: int | None = None, threads: int | None = None) -> pd.DataFrame:
+                     threads: int = 1, memory_mb: int | None = None) -> pd.DataFrame:
     """Write covariates.tsv (FID IID PC1..PCk) atomically; returns the table."""
-    frame = compute_pcs(bed_prefix, n_pcs, seed=seed, block_size=block_size, threads=threads)
+    frame = compute_pcs(bed_prefix, n_pcs, seed=seed, threads=threads, memory_mb=memory_mb)
     write_tsv(out_tsv, frame, float_format="%.8g")
     return frame

@@ -143,20 +143,46 @@ class Bed:
                 f"mode byte {header[2]:#04x}: only SNP-major .bed files (0x01) are supported; "
                 "re-write it with `plink2 --make-bed`",
             )
-        expected = bed_size(self.n_snps, self.n_samples)
-        actual = self.bed_path.stat().st_size
-        if actual != expected:
-            state = "truncated" if actual < expected else "padded (too long)"
-            raise InputError(
-                self.bed_path,
-                f"file is {state}: {actual} bytes, expected exactly 3 + {self.n_snps} variants "
-                f"x ceil({self.n_samples} samples / 4) = {expected} bytes from the .bim and .fam",
-            )
+        self._check_size(paths)
         self.bytes_per_snp = (self.n_samples + 3) // 4
         # positioned reads (os.pread), not a memory map: mapped pages count towards the
         # job's resident memory, so a pass over a 35 GB .bed would look like 35 GB of RSS
         self._fd = os.open(self.bed_path, os.O_RDONLY)
         self._closer = weakref.finalize(self, os.close, self._fd)
+
+    def _check_size(self, paths: dict[str, Path]) -> None:
+        """The .bed must hold exactly .bim-lines variants of ceil(.fam-lines / 4) bytes. When
+        it does not, blame the file whose line count explains the size, else the .bed."""
+        n, m = self.n_samples, self.n_snps
+        expected, actual = bed_size(m, n), self.bed_path.stat().st_size
+        if actual == expected:
+            return
+        body, row = actual - 3, (n + 3) // 4
+        # lines each file would be off by if it alone were wrong (None: cannot explain the size)
+        bim_off = abs(body // row - m) if body > 0 and body % row == 0 else None
+        width = body // m if body > 0 and m and body % m == 0 else 0
+        fam_off = max(4 * width - 3 - n, n - 4 * width, 0) if width else None
+        if bim_off is not None and (fam_off is None or bim_off <= fam_off):
+            held = body // row
+            raise InputError(
+                paths["bim"],
+                f"has {m} variant lines but {self.bed_path.name} holds {held} variants of ceil({n} samples / 4) = "
+                f"{row} bytes ({actual} bytes); the .bim is {bim_off} line(s) "
+                f"{'short' if held > m else 'too long'}, or the .bed was {'padded' if held > m else 'truncated'} "
+                "by whole variants",
+            )
+        if fam_off is not None:
+            raise InputError(
+                paths["fam"],
+                f"has {n} sample lines ({row} bytes per variant) but {self.bed_path.name} holds {m} variants of "
+                f"{width} bytes, i.e. {4 * width - 3}-{4 * width} samples ({actual} bytes)",
+            )
+        state = "truncated" if actual < expected else "padded (too long)"
+        raise InputError(
+            self.bed_path,
+            f"file is {state}: {actual} bytes, expected exactly 3 + {m} variants "
+            f"x ceil({n} samples / 4) = {expected} bytes from the .bim and .fam",
+        )
 
     @property
     def n_samples(self) -> int:
@@ -194,6 +220,21 @@ class Bed:
         """Yield (first variant index, dosages) for consecutive variant blocks."""
         for start in range(0, self.n_snps, block_size):
             yield start, self.read(start, min(start + block_size, self.n_snps), samples)
+
+
+def plink2_inputs(bed: Bed, directory: Path) -> list:
+    """plink2 arguments reading ``bed`` as plain diploid genotypes, in .bim and .fam order.
+
+    plink2 counts male X, Y and MT calls as haploid, refuses a .bim whose chromosomes are
+    not contiguous and leaves non-founders out of allele frequencies; liftgwas treats every
+    call as a diploid A1 dosage. So plink2 reads the .bed with a .bim copy that puts every
+    variant on chromosome 1 at position 1 (plink1 reads a negative position as "exclude")
+    and a .fam copy of founders of unknown sex.
+    """
+    bim, fam = Path(directory) / "diploid.bim", Path(directory) / "diploid.fam"
+    bed.bim.assign(chrom="1", pos=1)[BIM_COLUMNS].to_csv(bim, sep="\t", header=False, index=False)
+    bed.fam[["fid", "iid"]].assign(father=0, mother=0, sex=0, phenotype=-9).to_csv(fam, sep=" ", header=False, index=False)
+    return ["--bed", bed.bed_path, "--bim", bim, "--fam", fam]
 
 
 def encode_bed_block(dosages: np.ndarray) -> bytes:
