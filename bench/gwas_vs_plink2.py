@@ -82,17 +82,18 @@ def timed(cmd: list[str], env: dict[str, str], log_path: Path) -> dict:
     return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "peak_rss_mib": round(rss_kb / 1024, 1)}
 
 
-def run_ours(work: Path, kind: str, threads: int, block_size: int | None) -> tuple[dict, Path]:
-    out = work / f"ours.{kind}.tsv.gz"
+def run_ours(work: Path, kind: str, threads: int, block_size: int | None,
+             package: Path = ROOT / "workflow", tag: str = "ours") -> tuple[dict, Path]:
+    out = work / f"{tag}.{kind}.tsv.gz"
     code = (
         "import logging, sys; logging.basicConfig(level=logging.WARNING);"
         "from liftgwas import gwas;"
         f"gwas.run_gwas({str(work / 'geno')!r}, {str(work / 'traits.tsv')!r}, {str(work / 'covariates.tsv')!r},"
         f" {kind!r}, {kind!r}, {str(out)!r}, block_size={block_size!r}, threads={threads!r})"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "workflow"), OMP_NUM_THREADS=str(threads),
+    env = dict(os.environ, PYTHONPATH=str(package), OMP_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return timed([sys.executable, "-c", code], env, work / f"ours.{kind}.time.log"), out
+    return timed([sys.executable, "-c", code], env, work / f"{tag}.{kind}.time.log"), out
 
 
 def run_plink2(work: Path, kind: str, threads: int) -> tuple[dict, Path]:
@@ -133,6 +134,9 @@ def main() -> None:
     parser.add_argument("--kinds", default="quantitative,binary")
     parser.add_argument("--block-size", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=1, help="runs per tool; the fastest is reported")
+    parser.add_argument("--compare-with", type=Path, default=None,
+                        help="workflow/ folder of the previous commit's checkout: its run_gwas joins the "
+                        "alternation (plink2, ours, previous, ...) and the new/previous ratios are recorded")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gwas_vs_plink2.json")
     args = parser.parse_args()
@@ -160,12 +164,18 @@ def main() -> None:
             simulate(work, n_samples, n_snps, seed=n_samples + n_snps, missing_rate=missing_rate)
             print(f"simulated {n_samples} x {n_snps} in {time.perf_counter() - t0:.1f}s", flush=True)
         for kind in args.kinds.split(","):
-            best = {}
-            for _ in range(args.repeats):
-                # alternate the tools so background load hits both alike
-                for tool, runner in (("plink2", lambda: run_plink2(work, kind, args.threads)),
-                                     ("ours", lambda: run_ours(work, kind, args.threads, args.block_size))):
+            best, all_runs = {}, {}
+            tools = [("plink2", lambda: run_plink2(work, kind, args.threads)),
+                     ("ours", lambda: run_ours(work, kind, args.threads, args.block_size))]
+            if args.compare_with:
+                tools.append(("previous", lambda: run_ours(work, kind, args.threads, args.block_size,
+                                                           args.compare_with, "previous")))
+            for rep in range(args.repeats):
+                # alternate the tools so background load hits all alike
+                for tool, runner in (tools if rep % 2 == 0 else tools[::-1]):
                     stats, path = runner()
+                    stats["load_average_1min"] = round(os.getloadavg()[0], 2)
+                    all_runs.setdefault(tool, []).append(stats)
                     if tool not in best or stats["wall_s"] < best[tool][0]["wall_s"]:
                         best[tool] = (stats, path)
             row = {"n_samples": n_samples, "n_snps": n_snps, "kind": kind, "missing_rate": missing_rate,
@@ -173,11 +183,23 @@ def main() -> None:
                    "wall_ratio_ours_over_plink2": round(best["ours"][0]["wall_s"] / best["plink2"][0]["wall_s"], 3),
                    "cpu_ratio_ours_over_plink2": round(best["ours"][0]["cpu_s"] / best["plink2"][0]["cpu_s"], 3),
                    "agreement": agreement(best["ours"][1], best["plink2"][1])}
+            if args.compare_with:
+                cpu = {t: min(r["cpu_s"] for r in all_runs[t]) for t in ("ours", "previous")}
+                wall = {t: min(r["wall_s"] for r in all_runs[t]) for t in ("ours", "previous")}
+                row["previous"] = {"package": str(args.compare_with), "runs": all_runs["previous"],
+                                   "ours_runs": all_runs["ours"],
+                                   "cpu_ratio_ours_over_previous": round(cpu["ours"] / cpu["previous"], 3),
+                                   "wall_ratio_ours_over_previous": round(wall["ours"] / wall["previous"], 3)}
+                prev = pd.read_csv(best["previous"][1], sep="\t")
+                ours_table = pd.read_csv(best["ours"][1], sep="\t")
+                row["previous"]["identical_sumstats"] = bool(prev.equals(ours_table))
             rows.append(row)
             print(f"{n_samples:>7} x {n_snps:<7} miss {missing_rate:<5g} {kind:<13} ours {row['ours']['wall_s']:7.2f}s "
                   f"{row['ours']['peak_rss_mib']:7.0f} MiB | plink2 {row['plink2']['wall_s']:7.2f}s "
                   f"{row['plink2']['peak_rss_mib']:7.0f} MiB | ratio {row['wall_ratio_ours_over_plink2']:.2f} | "
-                  f"max abs diff -log10p {row['agreement']['max_abs_diff_neg_log10_p']:.1e}", flush=True)
+                  f"max abs diff -log10p {row['agreement']['max_abs_diff_neg_log10_p']:.1e}"
+                  + (f" | CPU ours/previous {row['previous']['cpu_ratio_ours_over_previous']:.2f}"
+                     if "previous" in row else ""), flush=True)
 
     print("\n| samples | SNPs | missing | trait | ours wall (s) | plink2 wall (s) | wall ours/plink2 | ours CPU (s) "
           "| plink2 CPU (s) | CPU ours/plink2 | ours peak RSS (MiB) | plink2 peak RSS (MiB) |")
@@ -192,6 +214,8 @@ def main() -> None:
         "load_average_1_5_15min_at_end": [round(x, 2) for x in load],
         "description": "liftgwas.gwas.run_gwas vs plink2 --glm (hide-covar omit-ref no-firth), each in its own "
                        "process under /usr/bin/time -v; wall includes reading inputs and writing outputs",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "note": "2-core VM shared with other agents' jobs (see load_average_1min of each run): compare CPU seconds",
         "threads": args.threads,
         "repeats": args.repeats,
         "cpu_count": os.cpu_count(),

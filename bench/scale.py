@@ -78,7 +78,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "workflow"))
+# LIFTGWAS_BENCH_PACKAGE: the workflow/ folder of another checkout (--compare-with runs the
+# previous commit's package in the same run, interleaved with this one)
+sys.path.insert(0, os.environ.get("LIFTGWAS_BENCH_PACKAGE", str(ROOT / "workflow")))
 
 log = logging.getLogger("bench.scale")
 
@@ -117,15 +119,23 @@ def _rss_mb(field: str = "VmRSS") -> float:
     return float("nan")
 
 
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class _Clock:
-    """Wall and CPU (all threads of this process) seconds since start()."""
+    """Wall and CPU seconds since start(): all threads of this process plus the child
+    processes it waited for (plink2 for the conversion)."""
 
     def start(self):
-        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time() + _children_cpu()
         return self
 
     def read(self) -> tuple[float, float]:
-        return time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+        return time.perf_counter() - self.wall0, time.process_time() + _children_cpu() - self.cpu0
 
 
 def _cohort_files(cohort: Path) -> dict:
@@ -175,9 +185,13 @@ def stage_convert(cohort: Path, p: dict) -> dict:
     genostore.build_store(f["prefix"], f["store"])
     wall, cpu = clock.read()
     genotypes = p["n"] * p["m"]
+    import resource
+
+    # plink2 (a child of this process) holds its own memory beside ours
+    plink2_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     return {"wall_s": wall, "cpu_s": cpu, "throughput": genotypes / wall, "unit": "genotypes/s",
-            "genotypes_per_cpu_s": genotypes / cpu, "block_size": genostore.default_block_size(p["n"]),
-            "complete": True}
+            "genotypes_per_cpu_s": genotypes / cpu, "complete": True,
+            **({"plink2_peak_rss_mb": plink2_peak} if plink2_peak else {})}
 
 
 def _load_data(cohort: Path):
@@ -444,14 +458,18 @@ def package_fingerprint() -> dict:
     return {"git_head": head.stdout.strip(), "package_sha1": digest.hexdigest()[:12]}
 
 
-def run_stage(stage: str, cohort: Path, params: dict) -> dict:
-    """Run one stage in a child process; add its wall time and peak RSS (of that child alone)."""
-    fingerprint = package_fingerprint()
+def run_stage(stage: str, cohort: Path, params: dict, package: Path | None = None) -> dict:
+    """Run one stage in a child process; add its wall time and peak RSS (of that child alone).
+
+    ``package``: run another checkout's workflow/ package instead of this one."""
+    fingerprint = package_fingerprint() if package is None else {"package": str(package), "git_head": subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=package, capture_output=True, text=True).stdout.strip()}
     out = cohort / f"{stage}{params.get('tag', '')}.result.json"
     out.unlink(missing_ok=True)
     threads = params.get("torch_threads", THREADS) if stage in TORCH_STAGES else THREADS
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads), "LIFTGWAS_BENCH_TORCH_THREADS": str(threads), "PYTHONHASHSEED": "0"}
+           "MKL_NUM_THREADS": str(threads), "LIFTGWAS_BENCH_TORCH_THREADS": str(threads), "PYTHONHASHSEED": "0",
+           **({"LIFTGWAS_BENCH_PACKAGE": str(package)} if package is not None else {})}
     command = [sys.executable, str(Path(__file__).resolve()), "--child", stage, "--cohort", str(cohort),
                "--params", json.dumps(params), "--child-output", str(out)]
     start = time.perf_counter()
@@ -527,7 +545,10 @@ def measure_cohort(n: int, m: int, args) -> dict:
     try:
         for stage in wanted:
             log.info("N=%d M=%d: %s", n, m, stage)
-            stages[stage] = run_stage(stage, cohort, params)
+            if args.compare_with and stage != "simulate":
+                stages[stage] = compare_stage(stage, cohort, params, args)
+            else:
+                stages[stage] = run_stage(stage, cohort, params)
             s = stages[stage]
             log.info("  %.1f s, %.4g %s, peak RSS %.0f MB", s["wall_s"], s["throughput"], s["unit"], s["peak_rss_mb"])
         if args.cold_train and "train_stream" in args.stages:
@@ -543,6 +564,42 @@ def measure_cohort(n: int, m: int, args) -> dict:
         if not args.keep:
             shutil.rmtree(cohort, ignore_errors=True)
     return record
+
+
+def compare_stage(stage: str, cohort: Path, params: dict, args) -> dict:
+    """Run a stage ``args.repeats`` times with this package and as often with the previous
+    commit's (``args.compare_with``), interleaved (old new new old old new ...), so that a
+    change of the machine's load hits both alike. Returns this package's run with the best
+    CPU rate, with ``vs_previous``: every run, and the new / old ratios of the medians of
+    the throughput (wall) and of the rate per CPU-second."""
+    import statistics
+
+    runs = {"old": [], "new": []}
+    for rep in range(args.repeats):
+        for which in (("old", "new") if rep % 2 == 0 else ("new", "old")):
+            result = run_stage(stage, cohort, params, args.compare_with if which == "old" else None)
+            runs[which].append(result)
+            log.info("  %s #%d: %.1f s wall, %.1f CPU-s, %.4g %s, load %.1f", which, rep, result["wall_s"],
+                     result["cpu_s"], result["throughput"], result["unit"], result["load_average_1min"])
+
+    def per_cpu(r: dict) -> float:
+        return r["throughput"] * r["wall_s"] / r["cpu_s"]
+
+    def median(which: str, key) -> float:
+        return statistics.median(key(r) for r in runs[which])
+
+    best = max(runs["new"], key=per_cpu)
+    best["vs_previous"] = {
+        "previous": str(args.compare_with),
+        "runs": {k: [{f: r[f] for f in ("wall_s", "cpu_s", "throughput", "peak_rss_mb", "load_average_1min",
+                                           "git_head") if f in r} for r in v] for k, v in runs.items()},
+        "throughput_ratio_new_over_old": median("new", lambda r: r["throughput"]) / median(
+            "old", lambda r: r["throughput"]),
+        "per_cpu_s_ratio_new_over_old": median("new", per_cpu) / median("old", per_cpu),
+        "peak_rss_mb": {k: median(k, lambda r: r["peak_rss_mb"]) for k in runs},
+        "load_average_1min": [r["load_average_1min"] for v in runs.values() for r in v],
+    }
+    return best
 
 
 def rss_ratios(cohorts: list[dict]) -> list[dict]:
@@ -937,6 +994,10 @@ def main(argv=None) -> int:
     parser.add_argument("--torch-threads", type=int, default=THREADS,
                         help="torch threads of the training and DeepLIFT stages (other values are stored as "
                         "<stage>_<k>thread)")
+    parser.add_argument("--compare-with", type=Path, default=None,
+                        help="workflow/ folder of the previous commit's checkout: every measured stage runs "
+                        "--repeats times with each package, interleaved, and records the new/old ratios")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per package with --compare-with")
     parser.add_argument("--disk-reserve-gb", type=float, default=10.0)
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--output", type=Path, default=None)
