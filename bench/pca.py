@@ -106,11 +106,9 @@ def main() -> None:
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
-    started = time.perf_counter()
-    cohorts = []
-    for size in args.sizes.split(","):
-        n, m = map(int, size.split("x"))
-        args.work.mkdir(parents=True, exist_ok=True)
+    args.work.mkdir(parents=True, exist_ok=True)
+    started, cohorts = time.perf_counter(), []
+    for n, m in (tuple(map(int, size.split("x"))) for size in args.sizes.split(",")):
         prefix = args.work / f"p{n}x{m}"
         g = write_cohort(prefix, n, m)
         results = {}
@@ -146,14 +144,11 @@ def main() -> None:
                         "load_average_1min": os.getloadavg()[0]})
         for p in args.work.glob(f"p{n}x{m}*"):
             p.unlink()
-    payload = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "note": "2-core VM shared with ~7 other agents' jobs: compare CPU seconds, not wall"},
-        "git_commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
-                                     text=True).stdout.strip(),
-        "seconds": time.perf_counter() - started, "load_average_at_end": os.getloadavg(), "cohorts": cohorts,
-    }
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    payload = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "git_commit": commit,
+               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "note": "2-core VM shared with ~7 other agents' jobs: compare CPU seconds, not wall"},
+               "seconds": time.perf_counter() - started, "load_average_at_end": os.getloadavg(), "cohorts": cohorts}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(payload, indent=1) + "\n")
     for c in cohorts:

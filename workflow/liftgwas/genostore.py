@@ -32,13 +32,11 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .plink import MISSING, Bed, plink2_inputs
+from .cohort.plink2 import run_plink2  # the plink2 runner QC uses
+from .plink import BYTE_TO_DOSAGES, Bed, plink2_inputs
 
 log = logging.getLogger(__name__)
 
-# .bed 2-bit codes (low bits = first genotype): 00 hom A1, 01 missing, 10 het, 11 hom A2;
-# byte -> the 4 dosages it holds
-BYTE_TO_DOSAGES = np.array([2, MISSING, 1, 0], dtype=np.int8)[(np.arange(256)[:, None] >> np.array([0, 2, 4, 6])) & 3]
 # byte -> 4 float dosages with NaN for missing, for batch decoding; viewed as one 16-byte
 # value per byte so that decoding is a single gather (np.take) of 16-byte words
 _BYTE_TO_FLOATS = np.where(BYTE_TO_DOSAGES < 0, np.nan, BYTE_TO_DOSAGES).astype(np.float32)
@@ -88,8 +86,6 @@ def build_store(bed_prefix: str | Path, out_prefix: str | Path, *, threads: int 
     ``memory_mb`` is plink2's workspace (``--memory``, at least 640): plink2 transposes in
     as many passes as it needs, so memory is bounded whatever N and M are.
     """
-    from .qc import run_plink2  # plink2 runner shared with QC
-
     bed = Bed(bed_prefix)  # validated before plink2 sees it: errors name the file
     n, m = bed.n_samples, bed.n_snps
     packed_path, mean_path = store_paths(out_prefix)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_tsv
+from .cohort.plink2 import run_plink2  # the plink2 runner QC uses
 from .errors import InputError
 from .plink import Bed, plink2_inputs
 
@@ -58,8 +59,6 @@ def compute_pcs(
     The fraction of the total variance trace(Z'Z) each PC explains is in
     ``df.attrs["variance_explained"]``. ``approx`` defaults to n_samples > APPROX_ABOVE.
     """
-    from .qc import run_plink2  # plink2 runner shared with QC
-
     bed = Bed(bed_prefix)
     n_samples = bed.n_samples
     frame = pd.DataFrame({"FID": bed.fam["fid"].to_numpy(), "IID": bed.fam["iid"].to_numpy()})
