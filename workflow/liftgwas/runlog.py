@@ -7,12 +7,13 @@ import sys
 import warnings
 
 
-def log_to(path: str | None, level: int = logging.INFO) -> logging.Logger:
+def log_to(path: str | None, level: int = logging.INFO, append: bool = False) -> logging.Logger:
     """Send log records, Python warnings and an uncaught exception's traceback to
-    ``path`` (the rule's log:) and to stderr."""
+    ``path`` (the rule's log:) and to stderr. ``append`` keeps what the file holds (a resumed
+    job: the killed attempt's log stays above the rerun's)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if path:
-        handlers.append(logging.FileHandler(path, mode="w"))
+        handlers.append(logging.FileHandler(path, mode="a" if append else "w"))
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 TRAIT_KINDS = ("binary", "quantitative")
 
@@ -53,6 +52,7 @@ class Study:
 
     @classmethod
     def from_config(cls, config: dict, schema_dir: str | Path | None = None) -> "Study":
+        check_split(config.get("split"))
         model = config["model"]
         overlap = sorted(set(model["seeds"]) & set(model["retrain_seeds"]))
         if overlap:
@@ -85,6 +85,9 @@ class Study:
             datasets[name] = Dataset(name=name, group=name, traits=traits, simulated=False)
         if not datasets:
             raise ValueError("config: no datasets; set simulation.replicates >= 1 or add cohorts")
+        top_k = (config.get("recall") or {}).get("top_k")
+        if sim and sim.get("replicates") and top_k is not None and top_k > sim["n_snps"]:
+            raise ValueError(f"config key recall.top_k: {top_k} is more than the {sim['n_snps']} simulated SNPs (simulation.n_snps)")
         return cls(
             datasets=datasets,
             architectures=list(model["architectures"]),
@@ -133,18 +136,22 @@ class Study:
         return [(g, t) for g in self.group_names() for t in self.group_traits(g)]
 
 
+def check_split(split: dict | None) -> None:
+    """The split fractions must sum to 1 (JSON Schema cannot add numbers, so this completes
+    config.schema.yaml's split section; called right after it, before any job runs)."""
+    if not split:
+        return
+    parts = {k: split[k] for k in ("train", "early_stop", "validation") if k in split}
+    total = sum(parts.values())
+    if abs(total - 1) > 1e-9:
+        shown = " + ".join(f"{k} {v:g}" for k, v in parts.items())
+        raise ValueError(f"config key split: the fractions must sum to 1, {shown} = {total:g}")
+
+
 def _validate_cohort(name: str, cohort: dict, schema_dir: Path) -> None:
-    import jsonschema
+    from . import schema
 
     schema_path = schema_dir / "cohort.schema.yaml"
     if not schema_path.exists():
         return
-    schema = yaml.safe_load(schema_path.read_text())
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cohort), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        key = ".".join(["cohorts", name, *map(str, e.path)])
-        raise ValueError(f"config key {key}: {e.message}")
-    for trait, definition in cohort["traits"].items():
-        if definition.get("kind") not in TRAIT_KINDS:
-            raise ValueError(f"config key cohorts.{name}.traits.{trait}.kind: must be one of {TRAIT_KINDS}")
+    schema.validate(cohort, schema.load(schema_path), ["cohorts", name])

@@ -27,6 +27,7 @@ rule covariates:
     input:
         unpack(cohort_genotypes),
         table=cohort_table,
+        covariate_table=cohort_covariate_table,
         qc_fam="results/{cohort}/genotypes/plink.fam",
     output:
         "results/{cohort}/covariates.tsv",

@@ -6,12 +6,23 @@
 # and what follows it, nothing else.
 import functools
 
+from liftgwas.cohort import checks as cohort_checks
 from liftgwas.cohort import settings as cohort_lib
 
 
 @functools.lru_cache(maxsize=None)
 def _cohort_settings(name):
     return cohort_lib.cohort_settings(STUDY.cohorts[name], name)
+
+
+# Before any job runs: headers and ID columns of each cohort's inputs (ID overlap with the
+# .fam, every needed column, recall.top_k), so a bad table fails the dry run, not hours of QC.
+# Jobs re-reading this file (cluster jobs) skip it: the main process has checked.
+if workflow.is_main_process:
+    for _name in STUDY.cohort_names():
+        cohort_checks.check_cohort(
+            _cohort_settings(_name), _name, top_k=config["recall"]["top_k"]
+        )
 
 
 def cohort_settings(wildcards):
@@ -51,7 +62,13 @@ def cohort_genotypes(wildcards):
 
 
 def cohort_table(wildcards):
-    return cohort_settings(wildcards)["phenotypes"]
+    return cohort_lib.phenotype_table(cohort_settings(wildcards))["path"]
+
+
+def cohort_covariate_table(wildcards):
+    """The PLINK covariate file, when the covariates come from one."""
+    path = cohort_lib.covariate_table(cohort_settings(wildcards))
+    return [path] if path else []
 
 
 def cohort_relatedness(wildcards):
@@ -170,7 +187,7 @@ rule qc_sample_missingness:
         mem_mb=qc_mem_mb,
     params:
         prefix=cohort_genotype_prefix,
-        settings=cohort_part("qc.sample_missingness"),
+        settings=cohort_part("qc.sample_missingness", "qc.warn_removed_fraction"),
         config_key=lambda w: f"cohorts.{w.cohort}.qc.sample_missingness",
     script:
         "../scripts/qc_sample_missingness.py"
@@ -191,7 +208,7 @@ rule qc_sex:
         "../../envs/liftgwas.yaml"
     params:
         prefix=cohort_genotype_prefix,
-        settings=cohort_part("qc.sex"),
+        settings=cohort_part("qc.sex", "qc.warn_removed_fraction"),
         config_key=lambda w: f"cohorts.{w.cohort}.qc.sex",
     script:
         "../scripts/qc_sex.py"
@@ -215,7 +232,9 @@ rule qc_ancestry:
     params:
         prefix=cohort_genotype_prefix,
         # relatedness settings choose the unrelated samples the PCs are fitted on
-        settings=cohort_part("qc.ancestry", "qc.relatedness", "qc.pca"),
+        settings=cohort_part(
+            "qc.ancestry", "qc.relatedness", "qc.pca", "qc.warn_removed_fraction"
+        ),
         relatedness_file=cohort_relatedness,
         config_key=lambda w: f"cohorts.{w.cohort}.qc.ancestry",
     script:
@@ -239,7 +258,7 @@ rule qc_relatedness:
         mem_mb=qc_mem_mb,
     params:
         prefix=cohort_genotype_prefix,
-        settings=cohort_part("qc.relatedness"),
+        settings=cohort_part("qc.relatedness", "qc.warn_removed_fraction"),
         relatedness_file=cohort_relatedness,
     script:
         "../scripts/qc_relatedness.py"
@@ -297,5 +316,6 @@ rule qc_summary:
         traits=lambda w: cohort_settings(w)["traits"],
         genotype_probability_note=genotype_probability_note,
         config_key=lambda w: f"cohorts.{w.cohort}.traits",
+        settings=cohort_part("qc.warn_removed_fraction", "qc.relatedness.min_variants"),
     script:
         "../scripts/qc_summary.py"

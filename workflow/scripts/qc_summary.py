@@ -10,4 +10,5 @@ qc.qc_summary(
     {step: sm.input[step] for step in qc.SAMPLE_STEPS},
     sm.input.variants, sm.input.table, sm.params.traits, sm.output[0],
     genotype_probability_note=sm.params.genotype_probability_note, config_key=sm.params.config_key,
+    settings=sm.params.settings,
 )  # fmt: skip

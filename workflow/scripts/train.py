@@ -9,9 +9,13 @@ from liftgwas.data import load_job_data
 from liftgwas.runlog import log_to
 from liftgwas.train import TrainSettings, pick_device, save_model, train_model
 
-log = log_to(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
 p = snakemake.params
+checkpoint = Path(p.checkpoint)
+# a checkpoint means a killed attempt: append, so its epochs stay in the log
+log = log_to(snakemake.log[0], append=checkpoint.exists())
+if checkpoint.exists():
+    log.info("---- rerun: checkpoint %s found, continuing the log of the killed attempt above", checkpoint)
+torch.set_num_threads(snakemake.threads)
 data = load_job_data(snakemake.input, p.trait, p.kind, p.covariates_as_inputs)
 settings = TrainSettings(
     arch=p.arch,
@@ -25,8 +29,9 @@ settings = TrainSettings(
 )
 device = pick_device()
 log.info("training %s on %s: %s", p.trait, device, settings)
-checkpoint = Path(p.checkpoint)
 model, metrics = train_model(data, settings, checkpoint_path=checkpoint, device=device)
+if metrics.get("resumed_from_epoch") is not None:
+    log.info("resumed from epoch %d", metrics["resumed_from_epoch"])
 save_model(snakemake.output.model, model, data, settings)
 write_json(snakemake.output.metrics, metrics)
 checkpoint.unlink(missing_ok=True)  # the finished model supersedes it

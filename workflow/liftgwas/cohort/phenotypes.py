@@ -1,4 +1,8 @@
-"""Traits and covariates from a UK Biobank-style table, defined by rules in the config.
+"""Traits and covariates from a UK Biobank-style table or PLINK files, defined in the config.
+
+PLINK phenotype/covariate files (liftgwas.cohort.plink_pheno): a trait is a column chosen by
+name (``column``; binary in 1/2 or 0/1 coding, or quantitative), covariates are columns too.
+The rest of this docstring is about UK Biobank tables.
 
 A binary trait is a list of case rules (``any_of``); each rule names fields and either exact
 ``codes`` or code ``prefixes``, matched at any instance/array. Everyone else who passes QC and
@@ -23,6 +27,8 @@ import pandas as pd
 
 from ..atomic import write_tsv
 from ..errors import InputError
+from . import plink_pheno
+from .plink_pheno import BOM, PlinkTable
 from .ukb_table import UkbTable
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,33 @@ class CohortWarning(UserWarning):
 def warn(message: str) -> None:
     # scripts route warnings into the rule log (logging.captureWarnings)
     warnings.warn(message, CohortWarning, stacklevel=2)
+
+
+def open_table(path: str | Path, what: str = "phenotype table") -> UkbTable | PlinkTable:
+    """The phenotype table at ``path``, UK Biobank (header starts with ``eid``) or PLINK
+    (``FID``/``IID``/``#FID``/``#IID``). The format is read from the header, so every QC step
+    opens either kind the same way; the config's ``phenotypes.format`` is checked against it
+    before any job runs (liftgwas.cohort.checks)."""
+    path = Path(path)
+    if path.exists() and sniff_format(path) == "plink":
+        return PlinkTable(path, what)
+    return UkbTable(path)
+
+
+def sniff_format(path: str | Path) -> str:
+    """'plink' or 'ukb' from the first header token ('ukb' when unknown: UkbTable then says
+    what it expected)."""
+    import gzip
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            line = handle.readline().lstrip(BOM)
+    except OSError:
+        return "ukb"
+    first = line.replace(",", " ").split()[0].strip('"').lstrip("#") if line.split() else ""
+    return "plink" if first in ("FID", "IID") else "ukb"
 
 
 # ---- trait rules ----------------------------------------------------------------------------
@@ -143,7 +176,9 @@ def extract_traits(
     ``genotyped`` (all IIDs of the input .fam) is used to warn, with a count, about table
     rows that have no genotypes; genotyped samples without a table row are NA and counted.
     """
-    table = UkbTable(table_path)
+    table = open_table(table_path)
+    if isinstance(table, PlinkTable):
+        return _plink_traits(table, traits, samples, genotyped, config_key)
     columns, numeric = plan_traits(table, traits, config_key)
     wanted = pd.Index(samples["IID"].astype(str))
     genotyped_ids = pd.Index(genotyped.astype(str)) if genotyped is not None else wanted
@@ -181,6 +216,52 @@ def extract_traits(
     return out
 
 
+def _plink_traits(table: PlinkTable, traits: dict, samples: pd.DataFrame, genotyped, config_key: str) -> pd.DataFrame:
+    values = {}
+    for name, definition in traits.items():
+        used_by = f"{config_key}.{name}"
+        if definition["kind"] == "binary":
+            column = plink_trait_columns(definition, used_by)[0]
+            values[name], _ = plink_pheno.binary_trait(table, table.require(column, used_by), definition.get("coding", "auto"), used_by)
+        else:
+            columns = [table.require(c, used_by) for c in plink_trait_columns(definition, used_by)]
+            values[name] = plink_pheno.quantitative_trait(table, columns, definition.get("aggregate", "mean"),
+                                                          definition.get("transform", "none"), used_by)  # fmt: skip
+    ids = table.ids()
+    found = pd.DataFrame(values, index=pd.Index(ids.to_numpy()))
+    _warn_unmatched(table.path, found.index, samples, genotyped)
+    out = samples[["FID", "IID"]].copy().reset_index(drop=True)
+    aligned = found.reindex(pd.Index(samples["IID"].astype(str)))
+    for name in traits:
+        out[name] = aligned[name].to_numpy()
+        if traits[name]["kind"] == "binary":
+            out[name] = out[name].astype("Int64")
+    return out
+
+
+def plink_trait_columns(definition: dict, used_by: str) -> list[str]:
+    """The PLINK column(s) a trait reads: ``column``, or ``columns`` (quantitative, aggregated)."""
+    if "column" in definition:
+        return [definition["column"]]
+    if "columns" in definition and definition["kind"] == "quantitative":
+        return list(definition["columns"])
+    raise ValueError(
+        f"config key {used_by}: a trait of a PLINK phenotype file names its column ('column: <name>'); "
+        "'field'/'any_of' are UK Biobank fields"
+    )
+
+
+def _warn_unmatched(path, table_ids: pd.Index, samples: pd.DataFrame, genotyped) -> None:
+    wanted = pd.Index(samples["IID"].astype(str))
+    genotyped_ids = pd.Index(genotyped.astype(str)) if genotyped is not None else wanted
+    n_not_genotyped = int((~table_ids.isin(genotyped_ids)).sum())
+    if n_not_genotyped:
+        warn(f"{path}: {n_not_genotyped} of {len(table_ids)} samples in the phenotype file are not in the genotype .fam; they are ignored")
+    no_row = int((~wanted.isin(table_ids)).sum())
+    if no_row:
+        warn(f"{path}: {no_row} genotyped samples have no row in the phenotype file; their traits are NA")
+
+
 def check_traits(table_path: str | Path, trait_values: pd.DataFrame, traits: dict, config_key: str = "traits") -> None:
     """InputError if a binary trait has no cases or no controls, or a quantitative trait no
     values, among the samples given (those passing QC)."""
@@ -197,10 +278,11 @@ def check_traits(table_path: str | Path, trait_values: pd.DataFrame, traits: dic
                     f"{controls} controls); check the rules in {config_key}.{name} and the QC settings",
                 )
         elif values.notna().sum() == 0:
+            kind, source = ("field", definition["field"]) if "field" in definition else ("column", definition.get("column") or definition.get("columns"))
             raise InputError(
                 table_path,
-                f"trait '{name}' (field {definition['field']}) has no values among the {n} samples passing QC",
-                field=str(definition["field"]),
+                f"trait '{name}' ({kind} {source}) has no values among the {n} samples passing QC",
+                field=str(source),
             )
 
 
@@ -272,8 +354,12 @@ def extract_covariates(
 
     Named fields use their first column (instance 0, array 0: e.g. age at recruitment).
     PCs come from ``settings['pc_field']`` unless ``computed_pcs`` (IID, PC1..) is given.
-    Missing values stay NA.
+    Missing values stay NA. With ``settings['format'] == 'plink'`` the named covariates are
+    ``settings['columns']`` of the PLINK file ``settings['path']`` (categorical ones one-hot
+    encoded) and the PCs must be ``computed_pcs``.
     """
+    if settings.get("format") == "plink":
+        return _plink_covariates(settings, samples, computed_pcs, config_key)
     table = UkbTable(table_path)
     named = {name: first_instance_column(table, field, f"{config_key}.fields.{name}") for name, field in settings["fields"].items()}
     n_pcs = settings["n_pcs"]
@@ -297,6 +383,32 @@ def extract_covariates(
         else:
             for k, col in enumerate(pc_cols, start=1):
                 out[f"PC{k}"] = aligned[col].to_numpy()
+    missing = int(out.drop(columns=["FID", "IID"]).isna().any(axis=1).sum())
+    if missing:
+        warn(f"{table.path}: {missing} of {len(out)} samples have a missing covariate (written as NA)")
+    return out
+
+
+def _plink_covariates(settings: dict, samples: pd.DataFrame, computed_pcs: pd.DataFrame | None, config_key: str) -> pd.DataFrame:
+    table = PlinkTable(settings["path"], "covariate file")
+    named = plink_pheno.covariate_columns(table, list(settings.get("columns", [])), list(settings.get("categorical", [])), config_key)
+    wanted = pd.Index(samples["IID"].astype(str))
+    no_row = int((~wanted.isin(named.index)).sum())
+    if no_row:
+        warn(f"{table.path}: {no_row} of {len(wanted)} samples passing QC have no row in the covariate file (written as NA)")
+    out = samples[["FID", "IID"]].copy().reset_index(drop=True)
+    aligned = named.reindex(wanted)
+    for name in named.columns:
+        values = aligned[name]
+        integral = values.dropna().eq(values.dropna().round()).all()
+        out[name] = values.astype("Int64").to_numpy() if integral else values.to_numpy()
+    n_pcs = settings["n_pcs"]
+    if n_pcs:
+        if computed_pcs is None:
+            raise ValueError(f"config key {config_key}.n_pcs: a PLINK covariate file has no PC field; PCs are computed")
+        pcs = computed_pcs.set_index(computed_pcs["IID"].astype(str)).reindex(wanted)
+        for k in range(1, n_pcs + 1):
+            out[f"PC{k}"] = pcs[f"PC{k}"].to_numpy()
     missing = int(out.drop(columns=["FID", "IID"]).isna().any(axis=1).sum())
     if missing:
         warn(f"{table.path}: {missing} of {len(out)} samples have a missing covariate (written as NA)")

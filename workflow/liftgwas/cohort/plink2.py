@@ -51,8 +51,19 @@ def run_plink2(args: list[str], out: Path, *, what: str, threads: int = 1, memor
 
 @contextlib.contextmanager
 def workdir(next_to: Path) -> Iterator[Path]:
-    Path(next_to).parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{Path(next_to).name}.plink2-", dir=Path(next_to).parent) as tmp:
+    """A temporary directory next to ``next_to``, removed afterwards.
+
+    A killed job (SIGKILL, node failure) cannot remove its directory, which may hold a whole
+    .bed; the next run of the same step removes such leftovers first. Only that step writes
+    next to its own output, and Snakemake never runs one output's job twice at once.
+    """
+    parent, prefix = Path(next_to).parent, f".{Path(next_to).name}.plink2-"
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f"{prefix}*"):
+        if stale.is_dir():
+            log.info("removing %s, left by a killed run of this step", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as tmp:
         yield Path(tmp)
 
 

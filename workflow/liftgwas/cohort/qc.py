@@ -31,7 +31,7 @@ import pandas as pd
 from .. import plink
 from ..atomic import write_tsv
 from ..errors import InputError
-from .phenotypes import CohortWarning, extract_covariates, extract_traits, pc_columns, read_fam_ids, trait_counts, warn
+from .phenotypes import CohortWarning, extract_covariates, open_table, extract_traits, pc_columns, read_fam_ids, trait_counts, warn
 from .plink2 import Plink2Error, read_id_file, run_plink2, workdir, write_id_file
 from .ukb_table import UkbTable
 
@@ -97,11 +97,45 @@ def _step_table(samples: pd.DataFrame, removed_reason: pd.Series, method: str, m
     return table
 
 
-def _finish_step(table: pd.DataFrame, out: str | Path, step: str) -> pd.DataFrame:
+def _finish_step(table: pd.DataFrame, out: str | Path, step: str, settings: dict | None = None) -> pd.DataFrame:
     n_removed = int(table["removed"].sum())
     log.info("%s: %d of %d samples removed (%s)", step, n_removed, len(table), table["method"].iloc[0] if len(table) else "")
+    fraction = (settings or {}).get("qc", {}).get("warn_removed_fraction")
+    message = removed_fraction_warning(n_removed, len(table), fraction)
+    if message:
+        warn(f"{step}: {message}")
     write_tsv(out, table)
     return table
+
+
+def removed_fraction_warning(n_removed: int, n_in: int, fraction: float | None) -> str:
+    """The warning for a step that removes more than ``fraction`` of its samples ('' if not)."""
+    if fraction is None or n_in == 0 or n_removed <= fraction * n_in:
+        return ""
+    return (
+        f"removed {n_removed} of {n_in} samples ({n_removed / n_in:.0%}), more than "
+        f"qc.warn_removed_fraction {fraction:g}: check this step's method and thresholds"
+    )
+
+
+def king_warning(bim: pd.DataFrame, min_variants: int) -> str:
+    """Why KING kinship from these genotypes is unreliable ('' if it is not).
+
+    KING's robust estimator needs genome-wide variants: measured here, plink2 --king-cutoff
+    0.0884 on one 10 Mb region flagged 66 % of a cohort without relatives.
+    """
+    codes = bim["chrom"].astype(str).str.replace(r"^chr", "", regex=True, case=False)
+    autosomal = codes[codes.isin(AUTOSOMES)]
+    n, n_chrom = len(autosomal), autosomal.nunique()
+    if n >= min_variants and n_chrom > 1:
+        return ""
+    what = f"{n} autosomal variants" + (f" on one chromosome ({autosomal.iloc[0]})" if n_chrom == 1 else f" on {n_chrom} chromosomes")
+    return (
+        f"KING kinship (plink2 --king-cutoff) from {what} is unreliable (fewer than qc.relatedness.min_variants "
+        f"{min_variants}, or one chromosome) and can remove many unrelated samples; pass a relatedness file computed "
+        "genome-wide as config key relatedness: UK Biobank's ukbA_rel_sP.dat ('ID1 ID2 ... Kinship') or the .kin0 of "
+        "plink2 --make-king-table run on all autosomes"
+    )
 
 
 def _disabled(samples: pd.DataFrame, out, step) -> pd.DataFrame:
@@ -131,7 +165,7 @@ def sample_missingness_step(
     if step.get("field"):
         if table_path is None:
             raise ValueError(f"{config_key}.field is set: the phenotype table is needed")
-        table = UkbTable(table_path)
+        table = open_table(table_path)
         col = table.require(step["field"], f"{config_key}.field")[0]
         rate = table.read_all([col], numeric=[col])[col].reindex(samples["IID"])
         unknown = int(rate.isna().sum())
@@ -140,7 +174,7 @@ def sample_missingness_step(
         too_high = rate[rate > step["max"]]
         reasons = too_high.map(lambda r: f"missing call rate {r:.4f} > {step['max']:g} (field {step['field']})")
         method = f"field {step['field']}"
-        return _finish_step(_step_table(samples, reasons, method, {"missing_rate": rate}), out, "sample_missingness")
+        return _finish_step(_step_table(samples, reasons, method, {"missing_rate": rate}), out, "sample_missingness", settings)
     with workdir(Path(out)) as tmp:
         run_plink2(["--bfile", prefix, "--missing", "sample-only"], tmp / "miss", what="sample missingness", threads=threads, memory_mb=memory_mb)
         smiss = pd.read_csv(tmp / "miss.smiss", sep="\t", dtype={"#FID": str, "FID": str, "IID": str})
@@ -148,7 +182,7 @@ def sample_missingness_step(
     too_high = rate[rate > step["max"]]
     reasons = too_high.map(lambda r: f"missing call rate {r:.4f} > {step['max']:g}")
     method = f"plink2 --missing (all {bed.n_snps} variants)"
-    return _finish_step(_step_table(samples, reasons, method, {"missing_rate": rate}), out, "sample_missingness")
+    return _finish_step(_step_table(samples, reasons, method, {"missing_rate": rate}), out, "sample_missingness", settings)
 
 
 # ---- sex -------------------------------------------------------------------------------------
@@ -200,7 +234,7 @@ def sex_step(
     step = settings["qc"]["sex"]
     if not step["enabled"]:
         return _disabled(samples, out, "sex")
-    table = UkbTable(table_path)
+    table = open_table(table_path)
     method = step["method"]
     if method == "auto":
         method = "fields" if table.has_field(step["genetic_field"]) else "chrx"
@@ -261,7 +295,7 @@ def sex_step(
         method_text = f"chrX F over {n_variants} variants vs {source}"
         metrics = {"chrx_f": pd.Series(f, index=ids.to_numpy())}
     reasons = reasons[reasons != ""]
-    return _finish_step(_step_table(samples, reasons, method_text, metrics), out, "sex")
+    return _finish_step(_step_table(samples, reasons, method_text, metrics), out, "sex", settings)
 
 
 # ---- PCs -------------------------------------------------------------------------------------
@@ -364,7 +398,7 @@ def ancestry_step(
     step = settings["qc"]["ancestry"]
     if not step["enabled"]:
         return _disabled(samples, out, "ancestry")
-    table = UkbTable(table_path)
+    table = open_table(table_path)
     ids = samples["IID"]
     n_pcs = step["n_pcs"]
     use_field = step["pcs"] == "field" or (step["pcs"] == "auto" and table.has_field(step["pc_field"]))
@@ -392,7 +426,7 @@ def ancestry_step(
     for k in range(n_pcs):
         metrics[f"PC{k + 1}"] = pd.Series(pcs[:, k], index=ids.to_numpy())
     method = f"{source}; first {n_pcs} PCs; reference: {ref_text}"
-    return _finish_step(_step_table(samples, reasons[reasons != ""], method, metrics), out, "ancestry")
+    return _finish_step(_step_table(samples, reasons[reasons != ""], method, metrics), out, "ancestry", settings)
 
 
 def _unrelated_for_pca(prefix, samples, settings, relatedness_file, tmp, threads, memory_mb) -> pd.DataFrame:
@@ -401,6 +435,9 @@ def _unrelated_for_pca(prefix, samples, settings, relatedness_file, tmp, threads
         pairs = read_relatedness_file(relatedness_file)
         removed = choose_unrelated(pairs, samples["IID"], threshold, settings["qc"]["relatedness"]["seed"])
     else:
+        message = king_warning(plink.read_bim(f"{prefix}.bim"), settings["qc"]["relatedness"]["min_variants"])
+        if message:
+            warn(f"ancestry (unrelated samples for the PCA): {message}")
         removed, _ = _king_cutoff(prefix, samples, threshold, tmp, threads, memory_mb)
     return samples[~samples["IID"].isin(removed)]
 
@@ -409,17 +446,27 @@ def _unrelated_for_pca(prefix, samples, settings, relatedness_file, tmp, threads
 
 
 def read_relatedness_file(path: str | Path) -> pd.DataFrame:
-    """UKB relatedness file (ukbA_rel_sP.dat): whitespace-separated, header with ID1 ID2 Kinship."""
+    """Relatedness pairs: UKB ukbA_rel_sP.dat (header with ID1 ID2 Kinship) or plink2 .kin0 (IID1 IID2 KINSHIP)."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "relatedness file not found")
     with open(path) as handle:
         header = handle.readline().split()
+    # plink2 --make-king-table output (.kin0: #FID1 IID1 FID2 IID2 NSNP HETHET IBS0 KINSHIP)
+    # is read as it is, so a genome-wide KING run can be passed without renaming columns
+    if {"IID1", "IID2", "KINSHIP"} <= set(header):
+        pairs = pd.read_csv(path, sep=r"\s+", dtype=str, usecols=["IID1", "IID2", "KINSHIP"])
+        pairs.columns = ["ID1", "ID2", "Kinship"]
+        return _kinship_pairs(pairs, path)
     required = ["ID1", "ID2", "Kinship"]
     missing = [c for c in required if c not in header]
     if missing:
         raise InputError(path, f"header lacks column(s) {', '.join(missing)} (expected 'ID1 ID2 HetHet IBS0 Kinship')", line=1)
     pairs = pd.read_csv(path, sep=r"\s+", dtype=str, usecols=required)
+    return _kinship_pairs(pairs, path)
+
+
+def _kinship_pairs(pairs: pd.DataFrame, path: Path) -> pd.DataFrame:
     kinship = pd.to_numeric(pairs["Kinship"], errors="coerce")
     bad = kinship.isna().to_numpy()
     if bad.any():
@@ -493,6 +540,9 @@ def relatedness_step(
         removed = choose_unrelated(pairs, samples["IID"], threshold, step["seed"])
         method = f"relatedness file {Path(relatedness_file).name}, kinship > {threshold:g}"
     else:
+        message = king_warning(bed.bim, step["min_variants"])
+        if message:
+            warn(f"relatedness: {message}")
         with workdir(Path(out)) as tmp:
             removed, pairs = _king_cutoff(prefix, samples, threshold, tmp, threads, memory_mb)
         method = f"plink2 --king-cutoff {threshold:g}"
@@ -504,7 +554,7 @@ def relatedness_step(
                 reasons.setdefault(x, f"kinship {k:.3f} with {y} (> {threshold:g})")
     for x in removed:
         reasons.setdefault(x, f"kinship > {threshold:g}")
-    return _finish_step(_step_table(samples, pd.Series(reasons, dtype=object), method), out, "relatedness")
+    return _finish_step(_step_table(samples, pd.Series(reasons, dtype=object), method), out, "relatedness", settings)
 
 
 # ---- covariates ------------------------------------------------------------------------------
@@ -528,8 +578,9 @@ def write_covariates(
     """
     cov = settings["covariates"]
     samples = read_fam_ids(qc_fam)
-    table = UkbTable(table_path)
-    from_field = cov["pcs"] == "field" or (cov["pcs"] == "auto" and table.has_field(cov["pc_field"]))
+    # a PLINK covariate file has no PC field: PCs are computed
+    table = None if cov.get("format") == "plink" else open_table(table_path)
+    from_field = table is not None and (cov["pcs"] == "field" or (cov["pcs"] == "auto" and table.has_field(cov["pc_field"])))
     computed = None
     if cov["n_pcs"] and not from_field:
         with workdir(Path(out)) as tmp:
@@ -553,8 +604,16 @@ def qc_summary(
     *,
     genotype_probability_note: str = "",
     config_key: str = "traits",
+    settings: dict | None = None,
 ) -> pd.DataFrame:
-    """One row per QC step: samples/variants removed and left, trait counts after the step."""
+    """One row per QC step: samples/variants removed and left, trait counts after the step,
+    and a ``warning`` (empty if none): a step removing more than qc.warn_removed_fraction of
+    its samples, KING from too few variants or one chromosome, an ancestry filter whose
+    reference group is the whole cohort. ``settings``: {"qc": {"warn_removed_fraction",
+    "relatedness": {"min_variants"}}} (defaults when absent)."""
+    qc_settings = (settings or {}).get("qc", {})
+    fraction = qc_settings.get("warn_removed_fraction", 0.2)
+    min_variants = qc_settings.get("relatedness", {}).get("min_variants", 100_000)
     bed = check_genotypes(input_prefix)
     all_samples = _fam_samples(bed)
     with_traits = extract_traits(table_path, traits, all_samples, all_samples["IID"], config_key).set_index("IID")
@@ -570,13 +629,25 @@ def qc_summary(
     for name in SAMPLE_STEPS:
         table = read_step(steps[name])
         kept = table.loc[table["removed"] == 0, "IID"]
+        method = table["method"].iloc[0] if len(table) else ""
+        warnings_ = [removed_fraction_warning(int(table["removed"].sum()), len(table), fraction)]
+        if name == "relatedness" and method.startswith("plink2 --king-cutoff"):
+            warnings_.append(king_warning(bed.bim, min_variants))
+        if name == "ancestry" and method.endswith("reference: all samples"):
+            warnings_.append("no reference group field of qc.ancestry.reference in the table: the whole cohort is the "
+                             "reference, so only outliers of the cohort itself are removed")  # fmt: skip
         rows.append({"step": name, "samples_removed": int(table["removed"].sum()), "variants_removed": 0,
                      "samples_left": len(kept), "variants_left": bed.n_snps, **counts(kept),
-                     "method": table["method"].iloc[0] if len(table) else ""})  # fmt: skip
+                     "method": method, "warning": "; ".join(w for w in warnings_ if w)})  # fmt: skip
+        for w in warnings_:
+            if w:
+                log.warning("%s: %s", name, w)
     for _, v in pd.read_csv(variants, sep="\t", keep_default_na=False).iterrows():
         rows.append({"step": v["step"], "samples_removed": 0, "variants_removed": int(v["variants_removed"]),
                      "samples_left": len(kept), "variants_left": int(v["variants_left"]), **counts(kept), "method": v["method"]})  # fmt: skip
     summary = pd.DataFrame(rows)
-    summary = summary[[*SUMMARY_COLUMNS, *[c for c in summary.columns if c not in SUMMARY_COLUMNS]]]
+    summary["warning"] = summary["warning"].fillna("") if "warning" in summary else ""
+    rest = [c for c in summary.columns if c not in SUMMARY_COLUMNS and c != "warning"]
+    summary = summary[[*SUMMARY_COLUMNS, *rest, "warning"]]
     write_tsv(out, summary)
     return summary

@@ -45,6 +45,10 @@ class UkbTable:
         if not self.path.exists():
             raise InputError(self.path, "phenotype table not found")
         header = _first_line(self.path)
+        # a UTF-8 byte-order mark (spreadsheet exports) would otherwise glue itself to 'eid'
+        self.had_bom = header is not None and header.startswith("\ufeff")
+        if self.had_bom:
+            header = header[1:]
         if header is None or not header.strip():
             raise InputError(self.path, "phenotype table is empty (no header line)", line=1)
         self.sep = "\t" if "\t" in header else ","
@@ -127,6 +131,7 @@ class UkbTable:
             skip_blank_lines=False,
             chunksize=chunk_rows,
             engine="c",
+            encoding="utf-8-sig",
         )
         first_line = 2  # line 1 is the header
         try:
