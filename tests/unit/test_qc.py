@@ -407,3 +407,73 @@ def test_bgen_import_sets_uncertain_genotypes_missing(tmp_path):
     expected = alt_dosage.copy()
     expected[0, 1] = plink.MISSING
     np.testing.assert_array_equal(certain.read(), expected)
+
+
+# ---- QC guards ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gutted(tmp_path_factory):
+    """A planted cohort where sample missingness removes 25 % (50 of 200), on one chromosome
+    of 3,000 SNPs (KING from too few variants), and an ancestry reference field it lacks."""
+    prefix = tmp_path_factory.mktemp("gutted") / "ukb"
+    truth = ukb_synth.write_synthetic_cohort(prefix, ukb_synth.SyntheticSpec(n_samples=200, n_high_missing=50, seed=7))
+    out = prefix.parent / "qc"
+    settings = settings_for(prefix, qc={"ancestry": {"reference": [{"field": 99999, "codes": [1]}]}})
+    with pytest.warns(CohortWarning) as caught:
+        results, steps = run_sample_qc(prefix, out, settings)
+    variants.variant_qc(prefix, steps["relatedness"], out / "plink", out / "variants.tsv", out / "removed.tsv", settings=settings)
+    summary = qc.qc_summary(prefix, steps, out / "variants.tsv", f"{prefix}.tsv", settings["traits"], out / "summary.tsv",
+                            settings={"qc": settings["qc"]})  # fmt: skip
+    return {"truth": truth, "summary": summary, "warnings": [str(w.message) for w in caught], "out": out}
+
+
+def test_a_step_removing_more_than_the_fraction_warns_in_log_and_summary(gutted):
+    assert len(gutted["truth"]["samples"]["high_missing"]) == 50
+    s = gutted["summary"].set_index("step")
+    assert s.columns[-1] == "warning"
+    assert s.loc["sample_missingness", "samples_removed"] == 50
+    assert s.loc["sample_missingness", "warning"].startswith("removed 50 of 200 samples (25%), more than qc.warn_removed_fraction 0.2")
+    assert s.loc["sex", "warning"] == "" and s.loc["maf", "warning"] == ""
+    assert any(w.startswith("sample_missingness: removed 50 of 200") for w in gutted["warnings"])
+    written = pd.read_csv(gutted["out"] / "summary.tsv", sep="\t", keep_default_na=False).set_index("step")
+    assert written.loc["sample_missingness", "warning"] == s.loc["sample_missingness", "warning"]
+
+
+def test_king_on_one_chromosome_warns_and_says_how_to_pass_a_relatedness_file(gutted):
+    warning = gutted["summary"].set_index("step").loc["relatedness", "warning"]
+    assert "KING kinship (plink2 --king-cutoff) from 3000 autosomal variants on one chromosome (10)" in warning
+    assert "qc.relatedness.min_variants 100000" in warning and "config key relatedness" in warning
+    assert any(w.startswith("relatedness: KING kinship") for w in gutted["warnings"])
+
+
+def test_king_warning_condition():
+    bim = lambda chroms: pd.DataFrame({"chrom": chroms})  # noqa: E731
+    assert qc.king_warning(bim(["1"] * 50 + ["2"] * 50), 100) == ""
+    assert "on one chromosome" in qc.king_warning(bim(["1"] * 200), 100)
+    assert "99 autosomal variants on 2 chromosomes" in qc.king_warning(bim(["1"] * 50 + ["2"] * 49 + ["X"] * 500), 100)
+
+
+def test_ancestry_without_reference_field_says_so_in_the_summary(gutted):
+    s = gutted["summary"].set_index("step")
+    assert s.loc["ancestry", "method"].endswith("reference: all samples")
+    assert "no reference group field of qc.ancestry.reference in the table" in s.loc["ancestry", "warning"]
+
+
+def test_a_killed_steps_temp_directory_is_removed_by_the_next_run(cohort, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    prefix, _ = cohort
+    out = tmp_path / "sample_missingness.tsv"
+    # a step killed inside its plink2 work directory (SIGKILL: no clean-up runs)
+    code = ("import os, signal, sys; from pathlib import Path; from liftgwas.cohort.plink2 import workdir\n"
+            "with workdir(Path(sys.argv[1])) as d:\n"
+            "    (d / 'big.bed').write_bytes(b'x' * 100000); os.kill(os.getpid(), signal.SIGKILL)\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], env={"PYTHONPATH": str(cohort_config.SCHEMA_PATH.parents[1])})
+    assert proc.returncode == -signal.SIGKILL
+    left = list(tmp_path.glob(".sample_missingness.tsv.plink2-*"))
+    assert len(left) == 1 and (left[0] / "big.bed").exists()
+    qc.sample_missingness_step(prefix, out, settings=settings_for(prefix))
+    assert list(tmp_path.glob(".sample_missingness.tsv.plink2-*")) == [] and out.exists()

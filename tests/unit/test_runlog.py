@@ -24,3 +24,15 @@ def test_log_file_gets_records_warnings_and_the_failure(tmp_path):
     assert "progress 1 / 2" in text
     assert "a user warning" in text
     assert "job failed" in text and "ValueError: bad input in traits.tsv, line 3" in text
+
+
+def test_append_keeps_the_killed_attempts_log(tmp_path):
+    log = tmp_path / "train.log"
+    for attempt in ("first attempt: epoch 3", "resumed from epoch 3"):
+        script = f"from liftgwas.runlog import log_to\nlog_to({str(log)!r}, append={log.exists()}).info({attempt!r})\n"
+        subprocess.run([sys.executable, "-c", script], check=True, env={"PYTHONPATH": str(REPO / "workflow")})
+    lines = log.read_text().splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == ["first attempt: epoch 3", "resumed from epoch 3"]
+    subprocess.run([sys.executable, "-c", f"from liftgwas.runlog import log_to\nlog_to({str(log)!r}).info('fresh')\n"],
+                   check=True, env={"PYTHONPATH": str(REPO / "workflow")})  # fmt: skip
+    assert log.read_text().count("\n") == 1  # a fresh job (no checkpoint) still starts a new log

@@ -61,6 +61,10 @@ def test_killed_training_resumes_to_identical_weights(tmp_path):
     snakemake(killed, configfile, "--rerun-incomplete", f"{RUN}/model.pt")
     log = (killed / "logs/train/sim-a0.5-r1/binary/64x32/l1_1/seed_1.log").read_text()
     assert "resuming from checkpoint" in log
+    # the log is appended: the killed attempt's epochs stay above the rerun's
+    assert f"resumed from epoch {epochs_before_kill}" in log
+    assert log.index("rerun: checkpoint") > log.index(": objective ")
+    assert log.count(": objective ") >= epochs_before_kill + (CONFIG["training"]["max_epochs"] - epochs_before_kill)
     assert not (run / "checkpoint.pt").exists()
 
     clean = tmp_path / "clean"

@@ -87,6 +87,8 @@ def test_covariates_and_summary(example_run):
     assert final["samples_left"] == len(cov) == len(traits)
     assert final["t2d_cases"] == traits["t2d"].sum() and final["hba1c_n"] == traits["hba1c"].notna().sum()
     assert summary.loc["relatedness", "method"].startswith("relatedness file")
+    # small planted problems, a reference group field and a relatedness file: nothing to warn about
+    assert summary.columns[-1] == "warning" and (summary["warning"] == "").all()
 
 
 def test_every_job_kept_its_log_and_benchmark_and_plink2_logs(example_run):
