@@ -217,12 +217,18 @@ def test_ukb_field_missing_before_qc(tmp_path):
 def test_top_k_larger_than_the_variants(tmp_path):
     with pytest.raises(ValueError, match=r"config key recall\.top_k: 4 is more than the 3 variants of cohort mine"):
         checks.check_cohort(plink_cohort(tmp_path), "mine", top_k=4)
-    from liftgwas.recall import top_k, topk_recall
+    from liftgwas import compare
+    from liftgwas.recall import topk_recall
 
     scores = pd.Series([3.0, 2.0, 1.0], index=["a", "b", "c"])
-    assert top_k(scores, 3) == ["a", "b", "c"]
+    assert topk_recall(scores, ["a"], 3) == 1.0
     with pytest.raises(ValueError, match=r"recall\.top_k: 4 is more than the 3 variants ranked"):
         topk_recall(scores, ["a"], 4)
+    sumstats = pd.DataFrame({"variant_id": ["a", "b", "c"], "p_value": [0.1, 0.01, 0.5]})
+    deeplift = pd.DataFrame({"variant_id": ["a", "b", "c"], "score": [0.3, 0.2, 0.1]})
+    assert compare.ranking_agreement(sumstats, deeplift, 3)["topk_overlap"] == 3
+    with pytest.raises(ValueError, match=r"recall\.top_k: 4 is more than the 3 variants ranked"):
+        compare.ranking_agreement(sumstats, deeplift, 4)
 
 
 BASE = {

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import InputError
-from .recall import top_k, topk_recall
+from .recall import check_top_k, top_k, topk_recall
 
 __all__ = [
     "deeplift_strength",
@@ -279,6 +279,7 @@ def ranking_agreement(
     shared = gwas.index.intersection(deeplift.index)
     if len(shared) == 0:
         raise ValueError("the summary statistics and the DeepLIFT scores share no variant_id")
+    check_top_k(k, min(len(gwas), len(deeplift)))  # else overlap / k is a fraction of a shorter list
     overlap = len(set(top_k_ids(gwas, k)) & set(top_k_ids(deeplift, k)))
     result = {
         "k": int(k),

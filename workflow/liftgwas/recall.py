@@ -10,12 +10,12 @@ import pandas as pd
 
 def top_k(scores: pd.Series, k: int) -> list[str]:
     """The k variant ids with the largest scores; ties keep the input (genome) order."""
-    _check_k(k, len(scores))
     order = np.argsort(-scores.to_numpy(dtype=float), kind="stable")
     return [str(v) for v in scores.index.to_numpy()[order[:k]]]
 
 
-def _check_k(k: int, n: int) -> None:
+def check_top_k(k: int, n: int) -> None:
+    """ValueError naming recall.top_k when k exceeds the n variants ranked."""
     # a k past the ranking would make recall and top-k overlaps fractions of a shorter list
     if k > n:
         raise ValueError(f"config key recall.top_k: {k} is more than the {n} variants ranked; set recall.top_k <= {n}")
@@ -37,7 +37,7 @@ def topk_recall(scores: pd.Series, causal_ids: Iterable[str], k: int) -> float:
         raise ValueError(f"causal SNPs not in the ranking: {sorted(missing)[:5]}")
     values = scores.astype(float).fillna(-np.inf).to_numpy()
     is_causal = np.isin(scores.index.astype(str), list(causal))
-    _check_k(k, len(values))
+    check_top_k(k, len(values))
     threshold = np.sort(values)[::-1][k - 1]
     above, tied = values > threshold, values == threshold
     places_left = k - int(above.sum())
