@@ -6,6 +6,9 @@
     .venv/bin/python bench/scale.py --merge --torch-threads 1 --stages train_stream,train_memory,deeplift \
         --sizes 10000x10000,10000x50000,10000x100000,100000x100000
     .venv/bin/python bench/scale.py --report-only    # table, ratios, UK Biobank estimate, plot from the JSON
+    git worktree add /tmp/old <previous commit>       # then, old and new package interleaved in one run:
+    .venv/bin/python bench/scale.py --merge --compare-with /tmp/old/workflow --repeats 2 --torch-threads 1 \
+        --sizes 10000x10000,100000x10000 --stages convert,gwas,train_stream --extra-archs ""
 
 For each cohort (smallest N x M first) it simulates a study with the project's own streaming
 simulator (``simulate.write_simulated_study``, binary trait, a = 0.1) under

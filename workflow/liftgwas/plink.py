@@ -5,13 +5,12 @@ allele in .bim column 5 (PLINK's A1; plink2 reads it as ALT and ``--glm`` report
 its A1 column). Dosages are int8 0/1/2 and missing calls are ``MISSING`` (-1).
 
 Reader choice (issue 16, bench/readers.py -> bench/results/readers.json): streaming a
-10,000 x 10,000 .bed in the GWAS's SNP blocks, one thread, took 0.05 CPU-s with this
-module's positioned reads + packed-word lookup table, 0.67 CPU-s with bed-reader 1.1.0 and
-3.0 CPU-s with pandas-plink 2.2.9 + dask (see the README, "Which .bed reader"). bed-reader
-is the better library (4.5x less CPU and a quarter of the memory of pandas-plink), but it
-would add about 12 % to the logistic GWAS's CPU time (decoding 6.7e-9 s against testing
-5.6e-8 s per genotype), so the table decoder stays; bed-reader, pandas-plink and plink2 are
-its references in the tests. The checks below (magic, mode, sizes, IDs) run first either way.
+100,000 x 10,000 .bed in the GWAS's SNP blocks, one thread, took 0.32 CPU-s with this
+module's positioned reads + packed-word lookup table, 6.9 with bed-reader 1.1.0 and 11.9
+with pandas-plink 2.2.9 + dask. bed-reader is the better library, but its 6.9e-9 s per
+genotype would add about 12 % to the logistic GWAS (5.6e-8 s per genotype tested), so the
+table decoder stays (README, "Which tool does what"); bed-reader, pandas-plink and plink2
+are its references in the tests. The checks below (magic, mode, sizes, IDs) come first.
 """
 
 from __future__ import annotations
