@@ -6,8 +6,8 @@ its A1 column). Dosages are int8 0/1/2 and missing calls are ``MISSING`` (-1).
 
 Reader choice (issue 16, bench/readers.py -> bench/results/readers.json): streaming a
 100,000 x 10,000 .bed in the GWAS's SNP blocks, one thread, took 0.32 CPU-s with this
-module's positioned reads + packed-word lookup table, 6.9 with bed-reader 1.1.0 and 11.9
-with pandas-plink 2.2.9 + dask. bed-reader is the better library, but its 6.9e-9 s per
+module's positioned reads + packed-word lookup table, 6.8 with bed-reader 1.1.0 and 11.8
+with pandas-plink 2.2.9 + dask. bed-reader is the better library, but its 6.8e-9 s per
 genotype would add about 12 % to the logistic GWAS (5.6e-8 s per genotype tested), so the
 table decoder stays (README, "Which tool does what"); bed-reader, pandas-plink and plink2
 are its references in the tests. The checks below (magic, mode, sizes, IDs) come first.
