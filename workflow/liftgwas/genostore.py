@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import weakref
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .cohort.plink2 import run_plink2  # the plink2 runner QC uses
+from .cohort.plink2 import run_plink2, workdir  # the plink2 runner QC uses
 from .plink import BYTE_TO_DOSAGES, Bed, plink2_inputs
 
 log = logging.getLogger(__name__)
@@ -90,9 +89,7 @@ def build_store(bed_prefix: str | Path, out_prefix: str | Path, *, threads: int 
     n, m = bed.n_samples, bed.n_snps
     packed_path, mean_path = store_paths(out_prefix)
     row_bytes = (m + 3) // 4
-    packed_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{packed_path.name}.plink2-", dir=packed_path.parent) as tmp:
-        tmp = Path(tmp)
+    with workdir(packed_path) as tmp:  # next to the store; a killed run's leftovers are removed
         memory_mb = max(PLINK2_MIN_MEMORY_MB, int(memory_mb or PLINK2_MIN_MEMORY_MB))
         run_plink2([*plink2_inputs(bed, tmp), "--export", "ind-major-bed", "--freq", "counts"], tmp / "store",
                    what="sample-major store", threads=threads, memory_mb=memory_mb)
