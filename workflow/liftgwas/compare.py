@@ -40,6 +40,7 @@ __all__ = [
     "read_selected",
     "read_sumstats",
     "read_truth",
+    "read_truth_rows",
     "recall_summary",
     "recall_summary_markdown",
     "spearman_correlation",
@@ -51,6 +52,7 @@ __all__ = [
 SUMSTATS_REQUIRED = ["chromosome", "base_pair_location", "variant_id", "p_value"]
 SCORES_REQUIRED = ["variant_id", "chromosome", "base_pair_location", "score"]
 TRUTH_REQUIRED = ["variant_id", "beta"]
+TRUTH_CLASSES = ("additive", "dominant", "recessive", "epistatic")
 DEEPLIFT_RECALL_REQUIRED = ["group", "sparsity", "trait", "arch", "l1", "dataset", "seed", "k", "recall"]
 METHODS = ("gwas", "deeplift")
 
@@ -119,16 +121,44 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def read_truth(path: str | Path) -> list[str]:
-    """The causal variant ids of a simulated dataset."""
+def read_truth_rows(path: str | Path, trait: str | None = None) -> pd.DataFrame:
+    """The causal SNPs of a simulated dataset: variant_id, class, pair, beta (one trait).
+
+    The truth table has one row per causal SNP per trait (columns trait, variant_id,
+    class, pair, beta, ...). ``trait`` selects that trait's rows. An older table with only
+    variant_id and beta holds the additive SNPs of every trait; a row with beta 0 is not
+    causal (the same rule as `liftgwas.recall`).
+    """
     df = _read_tsv(path, TRUTH_REQUIRED, "truth")
     _check_numeric(path, df, "beta", allow_na=False)
-    _check_unique_ids(path, df)
-    # a row with beta 0 is not causal (the same rule as liftgwas.recall)
-    causal = df.loc[df["beta"] != 0, "variant_id"].tolist()
-    if not causal:
-        raise InputError(path, "truth table lists no causal SNP (no row with beta != 0)")
-    return causal
+    if "trait" in df.columns and trait is not None:
+        df = df[df["trait"].isna() | (df["trait"].astype(str) == str(trait))]
+    elif "trait" in df.columns and df["trait"].nunique() > 1:
+        raise InputError(path, "truth table holds several traits; name the trait to read", field="trait")
+    if "class" not in df.columns:
+        df["class"] = "additive"
+    bad = ~df["class"].isin(TRUTH_CLASSES)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(path, f"unknown class '{df['class'].iloc[i]}' (expected one of {', '.join(TRUTH_CLASSES)})",
+                         line=int(df.index[i]) + 2, field="class")
+    df["pair"] = pd.to_numeric(df["pair"], errors="coerce").astype("Int64") if "pair" in df.columns else pd.NA
+    df = df[df["beta"] != 0]
+    dup = df["variant_id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(path, f"duplicate variant_id '{df['variant_id'].iloc[i]}'"
+                         + (f" for trait '{trait}'" if trait is not None else ""),
+                         line=int(df.index[i]) + 2, field="variant_id")
+    if df.empty:
+        raise InputError(path, "truth table lists no causal SNP (no row with beta != 0)"
+                         + (f" for trait '{trait}'" if trait is not None else ""))
+    return df[["variant_id", "class", "pair", "beta"]].reset_index(drop=True)
+
+
+def read_truth(path: str | Path, trait: str | None = None) -> list[str]:
+    """The causal variant ids of a simulated dataset (of ``trait``; see `read_truth_rows`)."""
+    return read_truth_rows(path, trait)["variant_id"].tolist()
 
 
 def read_selected(path: str | Path) -> dict:

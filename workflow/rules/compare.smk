@@ -82,6 +82,7 @@ rule miami:
         "../../envs/liftgwas.yaml"
     params:
         title=figure_title,
+        trait=lambda wc: wc.trait,
         top_n_labels=5,
         score_unit=score_unit,
     script:
@@ -176,6 +177,7 @@ rule seed_figure:
         "../../envs/liftgwas.yaml"
     params:
         seeds=lambda wc: [run["seed"] for run in seed_figure_runs(wc)],
+        trait=lambda wc: wc.trait,
         k=config["recall"]["top_k"],
         title=seed_figure_title,
         score_unit=score_unit,

@@ -20,7 +20,7 @@ def top_hits():
     sumstats = compare.read_sumstats(snakemake.input.sumstats)
     scores = compare.read_scores(snakemake.input.scores)
     truth = getattr(snakemake.input, "truth", None)
-    causal = compare.read_truth(truth) if truth else None
+    causal = compare.read_truth(truth, params.trait) if truth else None
     table = compare.top_hits_table(sumstats, scores, params.k, causal_ids=causal)
     agreement = compare.ranking_agreement(sumstats, scores, params.k, causal_ids=causal)
     row = {

@@ -7,7 +7,7 @@ log = log_to(snakemake.log[0])
 sumstats = compare.read_sumstats(snakemake.input.sumstats)
 scores = compare.read_scores(snakemake.input.scores)
 truth = getattr(snakemake.input, "truth", None)
-causal = compare.read_truth(truth) if truth else None
+causal = compare.read_truth(truth, snakemake.params.trait) if truth else None
 labels = plots.miami_plot(
     sumstats,
     scores,

@@ -10,7 +10,7 @@ runs = [
 ]
 recalls = plots.seed_scores_plot(
     runs,
-    compare.read_truth(snakemake.input.truth),
+    compare.read_truth(snakemake.input.truth, snakemake.params.trait),
     snakemake.params.k,
     snakemake.output.png,
     snakemake.output.pdf,
