@@ -194,7 +194,7 @@ def test_output_does_not_depend_on_block_size(sim, tmp_path, block_size):
 
 
 def test_output_does_not_depend_on_the_cache_batching(sim, tmp_path, monkeypatch):
-    monkeypatch.setattr(simulate, "CACHE_GENOTYPES", 1)  # one SNP row at a time
+    monkeypatch.setattr(simulate.hao, "CACHE_GENOTYPES", 1)  # one SNP row at a time
     run(tmp_path)
     assert file_bytes(tmp_path) == file_bytes(sim.dir)
 
@@ -254,7 +254,15 @@ def test_snakemake_adapter(tmp_path, restore_logging):
             bed=str(out / "plink.bed"), traits=str(out / "traits.tsv"), truth=str(out / "truth.tsv")
         ),
         params=SimpleNamespace(
-            n_samples=60, n_snps=40, n_causal=3, sparsity=0.5, seed=11, traits=["binary", "quantitative"]
+            spec=dict(
+                engine="hao",
+                n_samples=60,
+                n_snps=40,
+                n_causal=3,
+                sparsity=0.5,
+                seed=11,
+                traits=["binary", "quantitative"],
+            )
         ),
         log=[str(tmp_path / "simulate.log")],
     )

@@ -3,8 +3,9 @@
 Pure Python so it is unit-tested without Snakemake; workflow/rules/common.smk builds one
 ``Study`` from the validated config and the rules ask it for wildcard values.
 
-Naming: a simulated dataset is ``sim-a{a}-r{replicate}``; its selection group (the
-paper's "simulation setting", over which model selection averages) is ``sim-a{a}``.
+Naming: a simulated dataset of the Hao engine is ``sim-a{a}-r{replicate}``; its selection
+group (the paper's "simulation setting", over which model selection averages) is ``sim-a{a}``.
+The coalescent engine's datasets are ``sim-coal-r{replicate}``, group ``sim-coal``.
 A real cohort is its own dataset and its own group.
 """
 
@@ -39,6 +40,8 @@ class Dataset:
     simulated: bool
     sparsity: float | None = None
     replicate: int | None = None
+    engine: str | None = None  # hao | coalescent (simulated datasets)
+    seed: int | None = None  # the simulated dataset's own seed
 
 
 @dataclass
@@ -62,17 +65,9 @@ class Study:
             )
         datasets: dict[str, Dataset] = {}
         sim = config.get("simulation") or {}
-        for a in sim.get("sparsity", []) if sim else []:
-            for r in range(1, sim["replicates"] + 1):
-                name = f"sim-a{format_number(a)}-r{r}"
-                datasets[name] = Dataset(
-                    name=name,
-                    group=f"sim-a{format_number(a)}",
-                    traits={t: t for t in sim["traits"]},  # sim traits are named by their kind
-                    simulated=True,
-                    sparsity=float(a),
-                    replicate=r,
-                )
+        if sim and sim.get("replicates", 0) > 0:
+            for d in simulated_datasets(sim):
+                datasets[d.name] = d
         cohorts = config.get("cohorts") or {}
         for name, cohort in cohorts.items():
             if name.startswith("sim-"):
@@ -155,3 +150,137 @@ def _validate_cohort(name: str, cohort: dict, schema_dir: Path) -> None:
     if not schema_path.exists():
         return
     schema.validate(cohort, schema.load(schema_path), ["cohorts", name])
+
+
+def simulation_engines(sim: dict) -> list[str]:
+    engines = sim.get("genotypes", "hao")
+    return [engines] if isinstance(engines, str) else list(engines)
+
+
+def simulated_trait_kinds(sim: dict) -> dict[str, str]:
+    """trait -> kind: list-form traits are named by their kind (the paper)."""
+    traits = sim["traits"]
+    if isinstance(traits, dict):
+        return {name: d["kind"] for name, d in traits.items()}
+    return {t: t for t in traits}
+
+
+def check_simulation(sim: dict) -> None:
+    """What the schema cannot say; every error names the config key."""
+    engines = simulation_engines(sim)
+    n_snps = sim["n_snps"]
+    if "hao" in engines:
+        for key in ("n_samples", "sparsity"):
+            if key not in sim:
+                raise ValueError(f"config key simulation.{key}: required by the hao engine")
+    traits = sim["traits"]
+    if isinstance(traits, dict):
+        liabilities = sim.get("liabilities") or {}
+        if not liabilities:
+            raise ValueError("config key simulation.liabilities: named traits need liabilities")
+        for name, d in traits.items():
+            if d["liability"] not in liabilities:
+                raise ValueError(
+                    f"config key simulation.traits.{name}.liability: unknown liability {d['liability']!r} "
+                    f"(defined: {sorted(liabilities)})"
+                )
+            if "prevalence" in d and d["kind"] != "binary":
+                raise ValueError(f"config key simulation.traits.{name}.prevalence: only binary traits have one")
+        for name, classes in liabilities.items():
+            total = sum(c["variance_share"] for c in classes.values())
+            if not total < 1:
+                raise ValueError(
+                    f"config key simulation.liabilities.{name}: variance shares sum to {total:g}; "
+                    "they must sum to < 1 (the rest is ancestry + noise)"
+                )
+            n_causal = sum(
+                2 * c["n_pairs"] if klass == "epistatic_pairs" else c["n_causal"] for klass, c in classes.items()
+            )
+            if n_causal > n_snps:
+                raise ValueError(
+                    f"config key simulation.liabilities.{name}: {n_causal} causal SNPs but simulation.n_snps "
+                    f"is {n_snps}"
+                )
+    else:
+        if "n_causal" not in sim:
+            raise ValueError("config key simulation.n_causal: required by list-form traits")
+        if sim["n_causal"] > n_snps:
+            raise ValueError(
+                f"config key simulation.n_causal: {sim['n_causal']} causal SNPs but simulation.n_snps is {n_snps}"
+            )
+        if "coalescent" in engines:
+            raise ValueError(
+                "config key simulation.traits: the coalescent engine needs named traits with liabilities "
+                "(the list form is the paper's Hao study)"
+            )
+    if "coalescent" in engines:
+        coal = sim.get("coalescent")
+        if not coal:
+            raise ValueError("config key simulation.coalescent: required by the coalescent engine")
+        from .simulate.coalescent import DEFAULTS, check_populations, resolve_model
+
+        _, model = resolve_model(coal.get("species", DEFAULTS["species"]), coal.get("model", DEFAULTS["model"]))
+        check_populations(model, coal["samples"])
+
+
+def simulated_datasets(sim: dict) -> list[Dataset]:
+    from .simulate import coalescent_dataset_seed, dataset_seed
+
+    check_simulation(sim)
+    kinds = simulated_trait_kinds(sim)
+    datasets = []
+    for engine in simulation_engines(sim):
+        for r in range(1, sim["replicates"] + 1):
+            if engine == "coalescent":
+                datasets.append(
+                    Dataset(
+                        name=f"sim-coal-r{r}",
+                        group="sim-coal",
+                        traits=dict(kinds),
+                        simulated=True,
+                        replicate=r,
+                        engine=engine,
+                        seed=coalescent_dataset_seed(sim["seed"], r),
+                    )
+                )
+        if engine == "hao":
+            for a in sim["sparsity"]:
+                for r in range(1, sim["replicates"] + 1):
+                    datasets.append(
+                        Dataset(
+                            name=f"sim-a{format_number(a)}-r{r}",
+                            group=f"sim-a{format_number(a)}",
+                            traits=dict(kinds),
+                            simulated=True,
+                            sparsity=float(a),
+                            replicate=r,
+                            engine=engine,
+                            seed=dataset_seed(sim["seed"], float(a), r),
+                        )
+                    )
+    return datasets
+
+
+def simulation_params(sim: dict, dataset: Dataset) -> dict:
+    """What rule simulate_dataset passes to simulate.write_from_params for one dataset."""
+    params = {
+        "engine": dataset.engine,
+        "seed": dataset.seed,
+        "n_snps": sim["n_snps"],
+        "traits": sim["traits"],
+    }
+    if dataset.engine == "hao":
+        params.update(n_samples=sim["n_samples"], sparsity=dataset.sparsity)
+    if isinstance(sim["traits"], dict):
+        params["liabilities"] = sim["liabilities"]
+    else:
+        params["n_causal"] = sim["n_causal"]
+    if dataset.engine == "coalescent":
+        params["coalescent"] = sim["coalescent"]
+    return params
+
+
+def simulated_n_samples(sim: dict, dataset: Dataset) -> int:
+    if dataset.engine == "coalescent":
+        return int(sum(sim["coalescent"]["samples"].values()))
+    return int(sim["n_samples"])

@@ -73,8 +73,8 @@ from liftgwas.simulate import dataset_seed  # noqa: E402
 
 
 def simulated_dataset_seed(dataset):
-    d = STUDY.datasets[dataset]
-    return dataset_seed(config["simulation"]["seed"], d.sparsity, d.replicate)
+    # dataset_seed (Hao) or coalescent_dataset_seed, derived in workflow_config
+    return STUDY.datasets[dataset].seed
 
 
 def model_data_input(wildcards):

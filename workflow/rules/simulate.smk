@@ -1,4 +1,5 @@
-# Simulated studies (Hao, Song & Storey 2016): PLINK genotypes, traits, truth, covariates.
+# Simulated studies: PLINK genotypes, traits, truth, covariates. Engines: Hao, Song & Storey
+# (2016) or msprime + stdpopsim (coalescent, real LD); see liftgwas/simulate/.
 
 
 rule simulate_dataset:
@@ -15,16 +16,17 @@ rule simulate_dataset:
     conda:
         "../../envs/liftgwas.yaml"
     resources:
-        mem_mb=lambda wc, attempt: resource_model.simulate_mem_mb(
-            config["simulation"]["n_samples"], attempt
+        mem_mb=lambda w, attempt: resource_model.simulate_mem_mb(
+            wc.simulated_n_samples(
+                config["simulation"], STUDY.datasets[w.sim_dataset]
+            ),
+            attempt,
         ),
     params:
-        n_samples=config.get("simulation", {}).get("n_samples"),
-        n_snps=config.get("simulation", {}).get("n_snps"),
-        n_causal=config.get("simulation", {}).get("n_causal"),
-        traits=config.get("simulation", {}).get("traits"),
-        sparsity=lambda wc: STUDY.datasets[wc.sim_dataset].sparsity,
-        seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),
+        # engine, seed (the dataset's own), sizes, traits and liabilities of this dataset
+        spec=lambda w: wc.simulation_params(
+            config["simulation"], STUDY.datasets[w.sim_dataset]
+        ),
     script:
         "../scripts/simulate.py"
 

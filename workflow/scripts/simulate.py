@@ -1,6 +1,7 @@
-"""Snakemake adapter: simulate one structured-population study (liftgwas.simulate).
+"""Snakemake adapter: simulate one study (liftgwas.simulate.write_from_params).
 
-params.seed is the dataset's own seed (simulate.dataset_seed(master, a, replicate)).
+params.spec is workflow_config.simulation_params(...): engine, the dataset's own seed
+(dataset_seed / coalescent_dataset_seed), sizes, traits and liabilities.
 """
 
 from liftgwas import simulate
@@ -8,14 +9,9 @@ from liftgwas.runlog import log_to
 
 sm = snakemake  # noqa: F821
 log_to(sm.log[0])
-simulate.write_simulated_study(
+simulate.write_from_params(
     str(sm.output.bed).removesuffix(".bed"),
     sm.output.traits,
     sm.output.truth,
-    n_samples=int(sm.params.n_samples),
-    n_snps=int(sm.params.n_snps),
-    n_causal=int(sm.params.n_causal),
-    sparsity=float(sm.params.sparsity),
-    seed=int(sm.params.seed),
-    traits=tuple(sm.params.traits),
+    **dict(sm.params.spec),
 )

@@ -56,8 +56,8 @@ import pandas as pd
 from scipy.special import expit
 from sklearn.cluster import KMeans
 
-from .atomic import write_tsv
-from .plink import write_plink
+from ..atomic import write_tsv
+from ..plink import write_plink
 
 log = logging.getLogger(__name__)
 
@@ -352,3 +352,29 @@ def write_simulated_study(
         "n/a (no binary trait)" if case_fraction is None else f"{case_fraction:.3f}",
     )
     return study
+
+
+def hao_source(n_samples: int, n_snps: int, sparsity: float, seed: int):
+    """The Hao engine as a ``study.GenotypeSource`` (named traits, variance-share liabilities).
+
+    Same population, genotypes, .bim and .fam as ``write_simulated_study`` for the same seed;
+    the non-genetic liability term is the same lambda + eps (cluster index + noise), which
+    study.write_study standardises and scales to 1 - (sum of the variance shares).
+    """
+    from .study import GenotypeSource  # study imports this module
+
+    _check_parameters(n_samples, n_snps, 1, sparsity, seed, ("binary",), None)
+    population = simulate_population(n_samples, sparsity, seed)
+    log.info("Hao engine: %d SNPs x %d samples, a = %g, seed %d", n_snps, n_samples, sparsity, seed)
+    return GenotypeSource(
+        engine="hao",
+        bim=make_bim(n_snps),
+        fam=make_fam(n_samples, population.sex),
+        environment=population.lambda_ + population.eps,
+        chunks=lambda: genotype_chunks(n_snps, population.s_matrix, seed),
+        summary={
+            "sparsity": sparsity,
+            "cluster_sizes": np.bincount(population.clusters, minlength=N_CLUSTERS).tolist(),
+            "tau2": population.tau2.tolist(),
+        },
+    )
