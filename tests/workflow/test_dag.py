@@ -46,6 +46,8 @@ AGGREGATIONS = {
     "miami",
     "top_hits",
     "seed_figure",
+    "method_recall",
+    "recall_by_class_table",
     "all",
 }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import logging
 
@@ -50,6 +50,8 @@ GWAS_COLOURS = (OKABE_ITO["blue"], OKABE_ITO["sky_blue"])  # alternate by chromo
 DEEPLIFT_COLOURS = (OKABE_ITO["vermilion"], OKABE_ITO["orange"])
 SEED_COLOURS = ("#555555", "#AAAAAA")
 CAUSAL_STYLE = dict(marker="D", s=22, facecolors="none", edgecolors=OKABE_ITO["black"], linewidths=0.8, zorder=4)
+# Miami plot: the marker of each simulated effect class (legend "causal: <class>")
+CAUSAL_CLASS_MARKERS = {"additive": "D", "dominant": "^", "recessive": "v", "epistatic": "s"}
 GENOME_WIDE_P = 5e-8
 DPI = 300
 FULL_WIDTH_IN = 7.2  # a two-column journal figure (183 mm)
@@ -279,7 +281,12 @@ def miami_plot(
     # p = 0 (−log10 p = inf) is drawn at the top of the panel rather than dropped
     gwas_plot = np.where(np.isposinf(gwas), gwas_cap, gwas)
     labels = miami_labels(sumstats_df, scores_df, top_n_labels)
-    causal = set(map(str, causal_ids)) if causal_ids is not None else set()
+    # causal_ids: ids (one marker) or {id: effect class} (one marker per class, with a legend)
+    if isinstance(causal_ids, Mapping):
+        causal_class = {str(v): str(c) for v, c in causal_ids.items()}
+    else:
+        causal_class = {str(v): None for v in causal_ids} if causal_ids is not None else {}
+    causal = set(causal_class)
 
     with _style():
         fig, (top, bottom) = plt.subplots(
@@ -310,16 +317,25 @@ def miami_plot(
             lines_top.append(bonferroni_line)
 
         if causal:
-            for ax, ids, x, y in (
-                (top, sumstats_df["variant_id"].astype(str).to_numpy(), x_gwas, gwas_plot),
-                (bottom, scores_df["variant_id"].astype(str).to_numpy(), x_deeplift, deeplift),
-            ):
-                mask = np.isin(ids, list(causal)) & ~np.isnan(y)
-                ax.scatter(x[mask], y[mask], **CAUSAL_STYLE)
-            legend_handles.append(
-                Line2D([], [], marker="D", ls="", markerfacecolor="none", markeredgecolor="black", markersize=4.5,
-                       markeredgewidth=0.8, label="causal SNP (simulated)")
-            )
+            # one open black shape per effect class (shape, not colour: the point colours
+            # already code the method and the chromosome)
+            by_class: dict = {}
+            for variant, effect_class in causal_class.items():
+                by_class.setdefault(effect_class, []).append(variant)
+            order = list(CAUSAL_CLASS_MARKERS)
+            for effect_class in sorted(by_class, key=lambda c: order.index(c) if c in order else len(order)):
+                marker = CAUSAL_CLASS_MARKERS.get(effect_class, "D")
+                for ax, ids, x, y in (
+                    (top, sumstats_df["variant_id"].astype(str).to_numpy(), x_gwas, gwas_plot),
+                    (bottom, scores_df["variant_id"].astype(str).to_numpy(), x_deeplift, deeplift),
+                ):
+                    mask = np.isin(ids, by_class[effect_class]) & ~np.isnan(y)
+                    ax.scatter(x[mask], y[mask], **dict(CAUSAL_STYLE, marker=marker))
+                label = "causal SNP (simulated)" if effect_class is None else f"causal: {effect_class}"
+                legend_handles.append(
+                    Line2D([], [], marker=marker, ls="", markerfacecolor="none", markeredgecolor="black",
+                           markersize=4.5, markeredgewidth=0.8, label=label)
+                )
         legend_handles.append(Patch(color=GWAS_COLOURS[0], label="GWAS"))
         legend_handles.append(Patch(color=DEEPLIFT_COLOURS[0], label="DeepLIFT"))
 
@@ -339,8 +355,12 @@ def miami_plot(
         top.text(0.005, 0.96, "GWAS", transform=top.transAxes, ha="left", va="top", fontweight="bold")
         bottom.text(0.005, 0.04, "DeepLIFT", transform=bottom.transAxes, ha="left", va="bottom", fontweight="bold")
         fig.suptitle(title, x=0.09, y=0.985, ha="left", fontsize=9)
-        fig.legend(handles=legend_handles, loc="upper right", bbox_to_anchor=(0.985, 0.95), ncol=len(legend_handles),
+        # more than 5 entries (several effect classes) take two rows
+        n_columns = len(legend_handles) if len(legend_handles) <= 5 else (len(legend_handles) + 1) // 2
+        fig.legend(handles=legend_handles, loc="upper right", bbox_to_anchor=(0.985, 0.95), ncol=n_columns,
                    handlelength=1.6, columnspacing=1.2)
+        if n_columns < len(legend_handles):
+            fig.subplots_adjust(top=0.83)
 
         renderer = fig.canvas.get_renderer()
         placed: list = []

@@ -55,7 +55,29 @@ def compare_targets():
         targets += [
             f"results/compare/recall_gwas_vs_deeplift.{ext}" for ext in ("tsv", "md")
         ]
+        targets += [f"results/compare/recall_by_class.{ext}" for ext in ("tsv", "md")]
+    # the baselines of cohorts too (simulations get them through the recall table)
+    for dataset, trait in STUDY.dataset_traits():
+        targets += list(baseline_outputs(dataset, trait).values())
     return targets
+
+
+def method_recall_input(wildcards):
+    """Every method's ranking of one simulated dataset and trait, its truth and genotypes
+    (r^2 for locus recall)."""
+    d, t = wildcards.sim_dataset, wildcards.trait
+    files = {
+        "truth": f"results/{d}/truth.tsv",
+        "sumstats": f"results/{d}/{t}/gwas/sumstats.tsv.gz",
+        "scores": f"results/{d}/{t}/selected/scores.tsv",
+        **{ext: f"results/{d}/genotypes/plink.{ext}" for ext in ("bed", "bim", "fam")},
+    }
+    files.update(baseline_outputs(d, t))
+    return files
+
+
+def dataset_engine(dataset):
+    return getattr(STUDY.datasets[dataset], "engine", None) or "hao"
 
 
 rule miami:
@@ -219,3 +241,68 @@ rule recall_comparison:
         k=config["recall"]["top_k"],
     script:
         "../scripts/compare.py"
+
+
+# the recall tables are small aggregations, like top_hits: no cluster job
+localrules:
+    method_recall,
+    recall_by_class_table,
+
+
+rule method_recall:
+    input:
+        unpack(method_recall_input),
+    output:
+        table="results/compare/{sim_dataset}/{trait}/recall_by_class.tsv",
+    log:
+        "logs/method_recall/{sim_dataset}/{trait}.log",
+    benchmark:
+        "benchmarks/method_recall/{sim_dataset}/{trait}.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
+    params:
+        k=config["recall"]["top_k"],
+        window_bp=config["recall"]["locus_window_kb"] * 1000,
+        r2=config["recall"]["locus_r2"],
+        dataset=lambda wc: wc.sim_dataset,
+        trait=lambda wc: wc.trait,
+        group=lambda wc: STUDY.datasets[wc.sim_dataset].group,
+        sparsity=lambda wc: STUDY.datasets[wc.sim_dataset].sparsity,
+        engine=lambda wc: dataset_engine(wc.sim_dataset),
+    script:
+        "../scripts/recall_by_class.py"
+
+
+rule recall_by_class_table:
+    input:
+        tables=[
+            f"results/compare/{d}/{t}/recall_by_class.tsv"
+            for d, t in STUDY.dataset_traits()
+            if STUDY.datasets[d].simulated
+        ],
+    output:
+        tsv=report(
+            "results/compare/recall_by_class.tsv",
+            caption="../report/recall_by_class.rst",
+            category="GWAS vs DeepLIFT",
+            subcategory="Recall over all settings",
+            labels={"table": "Recall by effect class and method (TSV)"},
+        ),
+        md="results/compare/recall_by_class.md",
+        html=report(
+            "results/compare/recall_by_class.html",
+            caption="../report/recall_by_class.rst",
+            category="GWAS vs DeepLIFT",
+            subcategory="Recall over all settings",
+            labels={"table": "Recall by effect class and method"},
+        ),
+    log:
+        "logs/recall_by_class_table.log",
+    benchmark:
+        "benchmarks/recall_by_class_table.tsv"
+    conda:
+        "../../envs/liftgwas.yaml"
+    params:
+        k=config["recall"]["top_k"],
+    script:
+        "../scripts/recall_by_class.py"

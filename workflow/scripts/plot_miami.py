@@ -7,7 +7,11 @@ log = log_to(snakemake.log[0])
 sumstats = compare.read_sumstats(snakemake.input.sumstats)
 scores = compare.read_scores(snakemake.input.scores)
 truth = getattr(snakemake.input, "truth", None)
-causal = compare.read_truth(truth, snakemake.params.trait) if truth else None
+# simulations: causal SNPs marked by effect class ({variant_id: class})
+causal = None
+if truth:
+    rows = compare.read_truth_rows(truth, snakemake.params.trait)
+    causal = dict(zip(rows["variant_id"], rows["class"]))
 labels = plots.miami_plot(
     sumstats,
     scores,
