@@ -66,9 +66,9 @@ rule gwas_genotypic:
         "../../envs/liftgwas.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc, input, attempt: resource_model.gwas_mem_mb(
-            input.fam, attempt, input.bim
-        ),
+        # plink2's --glm streams the variants: its workspace hardly grows with N or M,
+        # but plink2 refuses less than 640 MB
+        mem_mb=2000,
     params:
         trait=lambda wc: wc.trait,
         kind=trait_kind,

@@ -16,5 +16,5 @@ epistasis.run_scan(
     top_pairs=sm.params.top_pairs,
     max_snps=sm.params.max_snps,
     threads=sm.threads,
-    memory_mb=int(sm.resources.mem_mb * 0.8),
+    memory_mb=max(640, int(sm.resources.mem_mb * 0.8)),  # plink's workspace, room for the rest
 )

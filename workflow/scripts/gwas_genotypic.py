@@ -13,5 +13,5 @@ gwas_genotypic.run_genotypic_gwas(
     kind=sm.params.kind,
     out_path=sm.output.sumstats,
     threads=sm.threads,
-    memory_mb=int(sm.resources.mem_mb * 0.8),  # plink2's workspace, leaving room for the process itself
+    memory_mb=max(640, int(sm.resources.mem_mb * 0.8)),  # plink2's workspace (>= its minimum), room for the rest
 )
