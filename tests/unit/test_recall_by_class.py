@@ -188,3 +188,17 @@ def test_truth_rows_per_trait_and_old_format(tmp_path):
         bad, sep="\t", index=False)
     with pytest.raises(InputError, match="line 3.*overdominant|overdominant"):
         compare.read_truth_rows(bad)
+
+
+def test_table1_keeps_settings_without_sparsity():
+    from liftgwas.recall import table1, table1_markdown
+
+    runs = pd.DataFrame([
+        dict(group="sim-coal", sparsity=np.nan, trait="qt", arch="8x8", l1="1", dataset="sim-coal-r1", seed=s,
+             k=5, recall=r) for s, r in ((1, 0.2), (2, 0.4))
+    ] + [dict(group="sim-a1", sparsity=1.0, trait="qt", arch="8x8", l1="1", dataset="sim-a1-r1", seed=1, k=5,
+              recall=0.6)])
+    table = table1(runs)
+    assert sorted(table["group"]) == ["sim-a1", "sim-coal"]
+    assert table.set_index("group").at["sim-coal", "recall_mean"] == pytest.approx(0.3)
+    assert "| – | qt |" in table1_markdown(table, 5)

@@ -181,8 +181,9 @@ def read_selected(path: str | Path) -> dict:
 def read_deeplift_recall(path: str | Path) -> pd.DataFrame:
     """The lead's per-run recall table (one row per retrain run of the selected model)."""
     df = _read_tsv(path, DEEPLIFT_RECALL_REQUIRED, "DeepLIFT recall")
-    for column in ("sparsity", "recall", "k"):
+    for column in ("recall", "k"):
         _check_numeric(path, df, column, allow_na=False)
+    _check_numeric(path, df, "sparsity", allow_na=True)  # coalescent settings have no sparsity a
     df["group"] = df["group"].astype(str)
     df["trait"] = df["trait"].astype(str)
     df["arch"] = df["arch"].astype(str)
@@ -426,7 +427,7 @@ def recall_summary_markdown(summary: pd.DataFrame) -> str:
     lines = []
     for row in summary.itertuples(index=False):
         lines.append(
-            f"| {row.group} | {row.sparsity:g} | {row.trait} | {row.k} | {row.arch}, {row.l1} "
+            f"| {row.group} | {'–' if pd.isna(row.sparsity) else f'{row.sparsity:g}'} | {row.trait} | {row.k} | {row.arch}, {row.l1} "
             f"| {_format_mean_sd(row.gwas_recall_mean, row.gwas_recall_sd, row.n_datasets)} "
             f"| {_format_mean_sd(row.deeplift_recall_mean, row.deeplift_recall_sd, row.n_deeplift_runs)} "
             f"| {_format_mean_sd(row.deeplift_ensemble_recall_mean, row.deeplift_ensemble_recall_sd, row.n_datasets)} |"

@@ -76,7 +76,8 @@ def table1(runs: pd.DataFrame) -> pd.DataFrame:
     ensemble = runs[runs["seed"].astype(str) == "ensemble"]
     keys = ["group", "sparsity", "trait"]
     table = (
-        single.groupby(keys, sort=True)
+        # dropna=False: coalescent settings have no sparsity a (NaN), and must not vanish
+        single.groupby(keys, sort=True, dropna=False)
         .agg(
             arch=("arch", "first"),
             l1=("l1", "first"),
@@ -88,7 +89,7 @@ def table1(runs: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     if len(ensemble):
-        ens = ensemble.groupby(keys)["recall"].mean().rename("ensemble_recall_mean").reset_index()
+        ens = ensemble.groupby(keys, dropna=False)["recall"].mean().rename("ensemble_recall_mean").reset_index()
         table = table.merge(ens, on=keys, how="left")
     return table.sort_values(["trait", "sparsity"]).reset_index(drop=True)
 
@@ -103,7 +104,7 @@ def table1_markdown(table: pd.DataFrame, top_k: int) -> str:
         ens = getattr(row, "ensemble_recall_mean", float("nan"))
         ens_text = "–" if pd.isna(ens) else f"{100 * ens:.0f} %"
         lines.append(
-            f"| {row.sparsity:g} | {row.trait} | {row.arch.replace('x', ' by ')} | {row.l1} | "
+            f"| {'–' if pd.isna(row.sparsity) else f'{row.sparsity:g}'} | {row.trait} | {row.arch.replace('x', ' by ')} | {row.l1} | "
             f"{100 * row.recall_mean:.0f} % ± {100 * sd:.0f} % | {row.n_runs} | {ens_text} |"
         )
     return "\n".join(lines) + "\n"
