@@ -87,3 +87,22 @@ def test_schema_rejects_unknown_class_and_share_out_of_range():
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.Draft202012Validator(SCHEMA).validate(edited(edit))
+
+
+def test_default_config_keeps_the_paper_trait_beside_a_non_additive_one():
+    config = load("config.yaml")
+    study = Study.from_config(config)
+    assert study.dataset_names() == ["sim-a0.1-r1", "sim-a1-r1"]
+    assert study.datasets["sim-a1-r1"].traits == {"binary": "binary", "mixed_bin": "binary"}
+    liabilities = config["simulation"]["liabilities"]
+    assert liabilities["paper"] == {"paper_additive": {"n_causal": 10}}
+    # the non-additive trait is config/nonadditive.yaml's liability, not one tuned for this study
+    assert liabilities["mixed"] == load("nonadditive.yaml")["simulation"]["liabilities"]["mixed"]
+
+
+def test_paper_model_must_be_alone_in_its_liability():
+    def edit(s):
+        s["liabilities"]["mixed"]["paper_additive"] = {"n_causal": 3}
+
+    with pytest.raises(ValueError, match=r"simulation\.liabilities\.mixed\.paper_additive"):
+        Study.from_config(edited(edit))

@@ -220,3 +220,22 @@ def test_check_specs_names_the_problem():
     specs, liabilities = simulate.parse_traits({"t": {"kind": "binary", "liability": "nope"}}, {"mix": MIX})
     with pytest.raises(ValueError, match="unknown liability 'nope'"):
         study.check_specs(specs, liabilities, 100)
+
+
+def test_paper_liability_beside_a_mixed_one_reproduces_the_legacy_traits(tmp_path):
+    legacy = tmp_path / "legacy"
+    simulate.write_simulated_study(legacy / "geno", legacy / "traits.tsv", legacy / "truth.tsv", n_samples=400,
+                                   n_snps=150, n_causal=10, sparsity=0.1, seed=5, traits=("binary", "quantitative"))
+    liabilities = {"paper": {"paper_additive": {"n_causal": 10}}, "mix": MIX}
+    traits = {"binary": {"kind": "binary", "liability": "paper"},
+              "quantitative": {"kind": "quantitative", "liability": "paper"}, **TRAITS}
+    write(tmp_path / "both", liabilities=liabilities, traits=traits)
+    old = pd.read_csv(legacy / "traits.tsv", sep="\t")
+    new = pd.read_csv(tmp_path / "both" / "traits.tsv", sep="\t")
+    pd.testing.assert_frame_equal(new[old.columns], old)
+    old_truth = pd.read_csv(legacy / "truth.tsv", sep="\t")
+    new_truth = effects.read_truth_table(tmp_path / "both" / "truth.tsv")
+    paper_rows = new_truth[new_truth["trait"] == "binary"]
+    assert paper_rows["variant_id"].tolist() == old_truth["variant_id"].tolist()
+    np.testing.assert_array_equal(paper_rows["beta"].to_numpy(), old_truth["beta"].to_numpy())
+    assert (paper_rows["class"] == "additive").all()

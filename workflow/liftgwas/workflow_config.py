@@ -187,7 +187,12 @@ def check_simulation(sim: dict) -> None:
             if "prevalence" in d and d["kind"] != "binary":
                 raise ValueError(f"config key simulation.traits.{name}.prevalence: only binary traits have one")
         for name, classes in liabilities.items():
-            total = sum(c["variance_share"] for c in classes.values())
+            if "paper_additive" in classes and len(classes) > 1:
+                raise ValueError(
+                    f"config key simulation.liabilities.{name}.paper_additive: the paper's model must be alone "
+                    "in its liability (it has no variance share)"
+                )
+            total = sum(c.get("variance_share", 0.0) for c in classes.values())
             if not total < 1:
                 raise ValueError(
                     f"config key simulation.liabilities.{name}: variance shares sum to {total:g}; "

@@ -46,6 +46,10 @@ import numpy as np
 import pandas as pd
 
 CLASSES = ("additive", "dominant", "recessive", "epistatic_pairs")
+# The paper's additive model as a liability (beta ~ N(0, 1) on dosages, plus the engine's
+# unscaled lambda + eps, centred; binary = Bernoulli(sigmoid)): exactly hao.write_simulated_study's
+# trait, so a study can put it beside variance-share liabilities. Alone in its liability.
+PAPER = "paper_additive"
 # The truth table's `class` value for each config class.
 TRUTH_CLASS = {"additive": "additive", "dominant": "dominant", "recessive": "recessive", "epistatic_pairs": "epistatic"}
 TRUTH_COLUMNS = ["trait", "variant_id", "class", "pair", "beta", "variance_share"]
@@ -116,9 +120,12 @@ class ClassSpec:
 class LiabilitySpec:
     name: str
     classes: list[ClassSpec]
+    paper_causal: int | None = None  # the paper's model with this many causal SNPs
 
     @classmethod
     def from_config(cls, name: str, definition: Mapping) -> "LiabilitySpec":
+        if PAPER in definition:
+            return cls(name, [], int(definition[PAPER]["n_causal"]))
         classes = []
         for klass in CLASSES:
             if klass in definition:
@@ -129,7 +136,7 @@ class LiabilitySpec:
 
     @property
     def n_snps(self) -> int:
-        return sum(c.n_snps for c in self.classes)
+        return self.paper_causal or sum(c.n_snps for c in self.classes)
 
     @property
     def total_share(self) -> float:
@@ -157,11 +164,18 @@ class CausalDraw:
 
 
 def draw_causal(spec: LiabilitySpec, n_snps: int, seed: int) -> CausalDraw:
-    """Distinct causal SNPs for the liability's classes, at random positions, random signs."""
+    """Distinct causal SNPs for the liability's classes, at random positions, random signs.
+
+    The paper's liability draws them as hao.choose_causal does (same SNPs, same beta)."""
     if spec.n_snps > n_snps:
         raise ValueError(
             f"liability {spec.name}: {spec.n_snps} causal SNPs requested but only {n_snps} variants"
         )
+    if spec.paper_causal:
+        from .hao import choose_causal
+
+        indices, beta = choose_causal(n_snps, spec.paper_causal, seed)
+        return CausalDraw(spec, {PAPER: indices}, {PAPER: beta})
     rng = liability_rng(seed, spec.name)
     chosen = rng.choice(n_snps, size=spec.n_snps, replace=False)
     indices, signs, start = {}, {}, 0
@@ -190,6 +204,20 @@ class Liability:
     components: dict[str, np.ndarray]  # class -> (N,) class term; "environment" -> (N,)
     truth: pd.DataFrame  # variant_id, class, pair, beta, variance_share (no trait column)
     realised_shares: dict[str, float] = field(default_factory=dict)
+    paper_seed: int | None = None  # set for the paper's liability: its binary trait's Bernoulli stream
+
+
+def build_paper_liability(draw: CausalDraw, genotype_of, environment, variant_ids, seed: int) -> Liability:
+    """hao.write_simulated_study's centred predictor: sum beta x (in SNP order) + lambda + eps."""
+    indices, beta = draw.indices[PAPER], draw.signs[PAPER]
+    genetic = np.zeros(len(environment))
+    for index, effect in zip(indices, beta):  # SNP order, as the legacy writer sums
+        genetic[:] += effect * genotype_of[int(index)]
+    predictor = genetic + environment
+    truth = pd.DataFrame({"variant_id": [variant_ids[i] for i in indices], "class": "additive", "pair": pd.NA,
+                          "beta": beta, "variance_share": np.nan})
+    truth["pair"] = truth["pair"].astype("Int64")
+    return Liability(draw.spec.name, predictor - predictor.mean(), {"additive": genetic}, truth, {}, paper_seed=seed)
 
 
 def build_liability(
@@ -243,9 +271,17 @@ def build_liability(
 
 
 def trait_values(liability: Liability, trait: TraitSpec) -> np.ndarray:
-    """Quantitative: the liability. Binary: 1 above the (1 - prevalence) sample quantile."""
+    """Quantitative: the liability. Binary: 1 above the (1 - prevalence) sample quantile
+    (the paper's liability: Bernoulli(sigmoid(liability)), as hao.write_simulated_study)."""
     if trait.kind == "quantitative":
         return liability.values
+    if liability.paper_seed is not None:
+        from scipy.special import expit
+
+        from .hao import _STREAM_BINARY, _rng
+
+        uniform = _rng(liability.paper_seed, _STREAM_BINARY).random(len(liability.values))
+        return (uniform < expit(liability.values)).astype(np.int8)
     order = np.argsort(liability.values, kind="stable")
     n_cases = int(round(trait.prevalence * len(order)))
     cases = np.zeros(len(order), dtype=np.int8)

@@ -66,6 +66,8 @@ def check_specs(traits: Sequence[effects.TraitSpec], liabilities: Mapping[str, e
     for name, spec in liabilities.items():
         if not spec.total_share < 1:
             problems.append(f"liability {name}: variance shares sum to {spec.total_share:g} (must be < 1)")
+        if not spec.classes and not spec.paper_causal:
+            problems.append(f"liability {name}: no effect class")
         if any(not c.variance_share > 0 or c.count < 1 for c in spec.classes):
             problems.append(f"liability {name}: every class needs count >= 1 and variance_share > 0")
         if n_snps is not None and spec.n_snps > n_snps:
@@ -111,7 +113,9 @@ def write_study(
 
     variant_ids = source.bim["snp"].tolist()
     built = {
-        name: effects.build_liability(draws[name], causal_genotypes, source.environment, variant_ids)
+        name: effects.build_paper_liability(draws[name], causal_genotypes, source.environment, variant_ids, seed)
+        if liabilities[name].paper_causal
+        else effects.build_liability(draws[name], causal_genotypes, source.environment, variant_ids)
         for name in used
     }
     table = pd.DataFrame({"FID": source.fam["fid"], "IID": source.fam["iid"]})
@@ -131,4 +135,8 @@ def write_study(
     for t in traits:
         if t.kind == "binary":
             log.info("trait %s: case fraction %.3f", t.name, float(table[t.name].mean()))
+        if liabilities[t.liability].paper_causal:
+            # the legacy message the workflow's log readers look for
+            log.info("trait %s (paper's additive model): case fraction of the centred model %s", t.name,
+                     f"{table[t.name].mean():.3f}" if t.kind == "binary" else "n/a (quantitative)")
     return WrittenStudy(source, built, table, truth, causal_genotypes)
