@@ -40,7 +40,7 @@ from .atomic import write_tsv
 from .errors import InputError
 from .gwas import format_p_values, load_samples
 from .plink import Bed
-from .qc import run_plink2
+from .cohort.plink2 import run_plink2
 
 log = logging.getLogger(__name__)
 
