@@ -30,7 +30,7 @@ rule gwas:
 # genotypic GWAS (dosage + heterozygote, plink2) and the exhaustive pairwise scan
 # (plink 1.9). The scan is M^2/2 tests: gwas.epistasis.run_on says on which datasets it is
 # planned (default: simulations only) and a dataset above gwas.epistasis.max_snps
-# variants (default 5,000: 12.5 M pairs) is not scanned, its tables say so.
+# variants (default 10,000: 50 M pairs, a few CPU minutes) is not scanned, its tables say so.
 
 
 def epistasis_planned(dataset):
