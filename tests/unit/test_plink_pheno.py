@@ -245,3 +245,17 @@ def test_split_fractions_must_sum_to_one():
         workflow_config.Study.from_config(bad)
     with pytest.raises(ValueError, match=r"config key recall\.top_k: 60 is more than the 50 simulated SNPs"):
         workflow_config.Study.from_config({**ok, "recall": {"top_k": 60}})
+
+
+def test_a_passed_check_is_remembered_until_a_file_changes(tmp_path, monkeypatch):
+    settings = plink_cohort(tmp_path)
+    calls = []
+    real = checks.check_cohort
+    monkeypatch.setattr(checks, "check_cohort", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cache = tmp_path / "cache"
+    first = checks.check_cohort_cached(settings, "mine", 3, cache)
+    assert checks.check_cohort_cached(settings, "mine", 3, cache) == first and len(calls) == 1
+    with open(tmp_path / "p.txt", "a") as handle:
+        handle.write("x other 2\n")  # the table changed: checked again
+    checks.check_cohort_cached(settings, "mine", 3, cache)
+    assert len(calls) == 2 and len(list(cache.glob("mine.*.json"))) == 1

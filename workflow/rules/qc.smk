@@ -17,11 +17,15 @@ def _cohort_settings(name):
 
 # Before any job runs: headers and ID columns of each cohort's inputs (ID overlap with the
 # .fam, every needed column, recall.top_k), so a bad table fails the dry run, not hours of QC.
-# Jobs re-reading this file (cluster jobs) skip it: the main process has checked.
+# Jobs re-reading this file (cluster jobs) skip it: the main process has checked; a check
+# that passed is remembered until the files or settings change.
 if workflow.is_main_process:
     for _name in STUDY.cohort_names():
-        cohort_checks.check_cohort(
-            _cohort_settings(_name), _name, top_k=config["recall"]["top_k"]
+        cohort_checks.check_cohort_cached(
+            _cohort_settings(_name),
+            _name,
+            top_k=config["recall"]["top_k"],
+            cache_dir=".snakemake/liftgwas-input-checks",
         )
 
 

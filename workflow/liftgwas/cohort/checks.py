@@ -54,6 +54,39 @@ def check_sample_overlap(table_ids: pd.Index, table_path, fam_ids: pd.Series, fa
     return n_common
 
 
+def _stat(path) -> list | None:
+    try:
+        s = Path(path).stat()
+    except (OSError, TypeError):
+        return None
+    return [str(path), s.st_size, s.st_mtime_ns]
+
+
+def check_cohort_cached(settings: dict, name: str, top_k: int | None, cache_dir: str | Path) -> dict:
+    """check_cohort, skipped when the same settings and unchanged files (size, mtime) passed
+    before: the ID column of a wide UK Biobank export takes a scan of the whole file, which
+    every snakemake invocation would otherwise repeat."""
+    import hashlib
+    import json
+
+    from ..atomic import write_json
+
+    prefix = genotype_source(settings, name)["prefix"]
+    files = [phenotype_table(settings)["path"], covariate_table(settings), f"{prefix}.fam", f"{prefix}.bim"]
+    key = json.dumps({"settings": settings, "top_k": top_k, "files": [_stat(f) for f in files]}, sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    cached = Path(cache_dir) / f"{name}.{digest}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    checked = check_cohort(settings, name, top_k)
+    if checked.get("overlap") is not None:  # only a complete check is remembered
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        for old in cached.parent.glob(f"{name}.*.json"):
+            old.unlink(missing_ok=True)
+        write_json(cached, checked)
+    return checked
+
+
 def check_cohort(settings: dict, name: str, top_k: int | None = None) -> dict:
     """All checks of one cohort whose input files exist; returns what was checked (counts)."""
     key = f"cohorts.{name}"
