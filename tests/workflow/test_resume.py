@@ -65,7 +65,7 @@ def test_killed_training_resumes_to_identical_weights(tmp_path):
     assert f"resumed from epoch {epochs_before_kill}" in log
     assert log.index("rerun: checkpoint") > log.index(": objective ")
     assert log.count(": objective ") >= epochs_before_kill + (CONFIG["training"]["max_epochs"] - epochs_before_kill)
-    assert not (run / "checkpoint.pt").exists()
+    assert not (run / "checkpoint.pt").exists() and not (run / "checkpoint.pt.log").exists()
 
     clean = tmp_path / "clean"
     clean.mkdir()

@@ -7,13 +7,15 @@ import sys
 import warnings
 
 
-def log_to(path: str | None, level: int = logging.INFO, append: bool = False) -> logging.Logger:
+def log_to(path: str | None, level: int = logging.INFO, append: bool = False, copy_to: str | None = None) -> logging.Logger:
     """Send log records, Python warnings and an uncaught exception's traceback to
     ``path`` (the rule's log:) and to stderr. ``append`` keeps what the file holds (a resumed
-    job: the killed attempt's log stays above the rerun's)."""
+    job: the killed attempt's log stays above the rerun's). ``copy_to``: a second file that
+    gets the same records (e.g. one Snakemake does not delete before a rerun)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if path:
-        handlers.append(logging.FileHandler(path, mode="a" if append else "w"))
+    for target in (path, copy_to):
+        if target:
+            handlers.append(logging.FileHandler(target, mode="a" if append else "w"))
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,5 +1,6 @@
 """Snakemake adapter: train one grid point (liftgwas.train), resuming from its checkpoint."""
 
+import shutil
 from pathlib import Path
 
 import torch
@@ -11,9 +12,14 @@ from liftgwas.train import TrainSettings, pick_device, save_model, train_model
 
 p = snakemake.params
 checkpoint = Path(p.checkpoint)
-# a checkpoint means a killed attempt: append, so its epochs stay in the log
-log = log_to(snakemake.log[0], append=checkpoint.exists())
-if checkpoint.exists():
+# Snakemake deletes a job's log before rerunning it, so the log is also kept beside the
+# checkpoint (not a Snakemake output either); a rerun that resumes starts its log from there
+attempts = checkpoint.with_name(checkpoint.name + ".log")
+resumed = checkpoint.exists() and attempts.exists()
+if resumed:
+    shutil.copyfile(attempts, snakemake.log[0])
+log = log_to(snakemake.log[0], append=resumed, copy_to=str(attempts))
+if resumed:
     log.info("---- rerun: checkpoint %s found, continuing the log of the killed attempt above", checkpoint)
 torch.set_num_threads(snakemake.threads)
 data = load_job_data(snakemake.input, p.trait, p.kind, p.covariates_as_inputs)
@@ -38,3 +44,4 @@ checkpoint.unlink(missing_ok=True)  # the finished model supersedes it
 log.info(
     "validation log-likelihood %.5f (best epoch %d)", metrics["validation_loglik"], metrics["best_epoch"]
 )
+attempts.unlink(missing_ok=True)  # the rule's log holds every attempt now
