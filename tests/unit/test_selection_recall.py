@@ -74,3 +74,36 @@ def test_average_scores_and_table1():
     assert table["recall_mean"].iloc[0] == pytest.approx(0.7)
     assert table["n_runs"].iloc[0] == 2
     assert table["ensemble_recall_mean"].iloc[0] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize(
+    "best,edges",
+    [
+        (("64x256", "10"), ["largest L1"]),
+        (("64x256", "0.01"), ["smallest L1"]),
+        (("128x256", "1"), ["largest architecture"]),
+        (("64x128", "10"), ["largest L1", "smallest architecture"]),
+        (("128x128", "0.1"), []),  # off-diagonal architecture, inner L1
+    ],
+)
+def test_selection_flags_a_choice_at_the_edge_of_the_grid(best, edges):
+    grid = grid_with_best(*best, rng=np.random.default_rng(1))
+    chosen = select(grid)
+    assert (chosen["arch"], chosen["l1"]) == best
+    assert chosen["grid_edges"] == edges
+    assert chosen["at_grid_edge"] == bool(edges)
+    if edges:
+        assert "extend" in chosen["advice"]
+        assert ("model.l1" in chosen["advice"]) == any("L1" in e for e in edges)
+        assert ("model.architectures" in chosen["advice"]) == any("architecture" in e for e in edges)
+    else:
+        assert chosen["advice"] is None
+    summary = summarise_grid(grid)
+    assert summary.loc[0, "grid_edge"] == "; ".join(edges)
+    # every row says where it sits: the largest L1 rows are all flagged
+    assert summary.loc[summary["l1"] == "10", "grid_edge"].str.contains("largest L1").all()
+
+
+def test_a_grid_with_one_value_per_dimension_has_no_edge():
+    grid = pd.DataFrame([dict(arch="64x128", l1="1", dataset="d", seed=s, validation_loglik=-0.5) for s in range(2)])
+    assert select(grid)["at_grid_edge"] is False

@@ -87,6 +87,65 @@ class TrainingData:
             total += self.store.decode(rows[i : i + chunk]).sum(axis=0, dtype=np.float64)
         return (total / max(len(rows), 1)).astype(np.float32)
 
+    def genotype_sd(self, split: str = "train", chunk: int = 1024) -> np.ndarray:
+        """SD (population, ddof 0) of the (imputed) dosage per SNP over one split, streamed.
+
+        Accumulated around the store mean (the centred values ``batches`` yields), which
+        keeps the one-pass variance formula free of cancellation for dosages in [0, 2].
+        """
+        rows = self.splits[split].rows
+        total = np.zeros(self.n_snps, dtype=np.float64)
+        squares = np.zeros(self.n_snps, dtype=np.float64)
+        for i in range(0, len(rows), chunk):
+            x = self.store.decode(rows[i : i + chunk], center=True).astype(np.float64)
+            total += x.sum(axis=0)
+            squares += np.square(x).sum(axis=0)
+        n = max(len(rows), 1)
+        return np.sqrt(np.maximum(squares / n - (total / n) ** 2, 0.0)).astype(np.float32)
+
+    def input_scale(self, scaling: str) -> np.ndarray:
+        """The SNP network's fixed input multiplier for ``model.input_scaling``.
+
+        ``standardised``: 1 / training SD, and 0 for SNPs without variation in the training
+        samples (they carry no information, and a huge multiplier would only amplify noise).
+        """
+        if scaling == "centred":
+            return np.ones(self.n_snps, dtype=np.float32)
+        if scaling == "standardised":
+            sd = self.genotype_sd("train").astype(np.float64)
+            return np.where(sd > 1e-6, 1.0 / np.maximum(sd, 1e-6), 0.0).astype(np.float32)
+        raise ValueError(f"config key model.input_scaling: unknown value {scaling!r}; use centred or standardised")
+
+    def sample_rows(self, split: str, n: int, seed: int) -> np.ndarray:
+        """``n`` sample indices of a split (positions in its rows), drawn without
+        replacement from ``seed`` (all of them if the split is smaller), sorted."""
+        total = len(self.splits[split].rows)
+        g = np.random.default_rng(seed)
+        return np.sort(g.choice(total, size=min(n, total), replace=False))
+
+    def decode_split(self, split: str, positions: np.ndarray) -> torch.Tensor:
+        """Centred dosages of the given positions of a split, as one float32 tensor."""
+        return torch.from_numpy(self.store.decode(self.splits[split].rows[positions], center=True))
+
+
+def oversampled_order(y: np.ndarray, ratio: float, generator: torch.Generator) -> np.ndarray:
+    """A shuffled epoch order in which cases are drawn (with replacement) up to
+    ``ratio`` cases per control; every sample appears at least once.
+
+    Only extra case draws are added (the minority is never undersampled); if the cases
+    already reach the ratio, the order is a plain permutation.
+    """
+    if not ratio > 0:
+        raise ValueError(f"config key training.oversample_ratio: must be > 0, got {ratio!r}")
+    cases = np.flatnonzero(y == 1)
+    n_controls = int((y != 1).sum())
+    extra = max(int(round(ratio * n_controls)) - len(cases), 0) if len(cases) else 0
+    index = np.arange(len(y))
+    if extra:
+        draws = torch.randint(len(cases), (extra,), generator=generator).numpy()
+        index = np.concatenate([index, cases[draws]])
+    return index[torch.randperm(len(index), generator=generator).numpy()]
+
 
 def _prefetch(make, items, depth: int = 2):
     """Run make(item) one step ahead in a worker thread; re-raise its errors here."""

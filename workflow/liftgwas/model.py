@@ -6,6 +6,14 @@ Covariates (PCs, age, sex) enter linearly, like the covariates of a GWAS: the ML
 explains the genotypes' effect *beyond* population structure, and because the covariate
 term is additive the DeepLIFT attributions of the SNPs do not depend on it. Each ReLU is
 its own ``nn.ReLU`` module: Captum's DeepLift needs separate modules to apply its rules.
+
+Input scaling (``model.input_scaling``): the SNP network multiplies its centred input by
+a fixed per-SNP buffer ``input_scale`` before the first layer: 1 for ``centred`` and
+1 / training-sample SD for ``standardised`` (0 for a SNP without variation). The buffer
+is part of the state dict, so the model file carries the scaling and every consumer
+(early stopping, evaluation, attribution) applies it. Attribution runs on the scaled
+input (``SnpMLP.scaled_net``), so gradients are per SD of genotype under
+``standardised`` and per allele under ``centred``.
 """
 
 from __future__ import annotations
@@ -24,19 +32,44 @@ def parse_arch(arch: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+INPUT_SCALINGS = ("centred", "standardised")
+
+
 class SnpMLP(nn.Module):
-    """Genotypes -> hidden1 -> ReLU -> hidden2 -> ReLU -> 1. The L1 penalty is on ``first.weight``."""
+    """Genotypes -> x input_scale -> hidden1 -> ReLU -> hidden2 -> ReLU -> 1.
+
+    The L1 penalty is on ``first.weight``; ``input_scale`` is a fixed buffer (see above).
+    """
 
     def __init__(self, n_snps: int, hidden: tuple[int, int]):
         super().__init__()
+        self.register_buffer("input_scale", torch.ones(n_snps))
         self.first = nn.Linear(n_snps, hidden[0])
         self.relu1 = nn.ReLU()
         self.second = nn.Linear(hidden[0], hidden[1])
         self.relu2 = nn.ReLU()
         self.out = nn.Linear(hidden[1], 1)
 
+    def layers(self, z: torch.Tensor) -> torch.Tensor:
+        """The network on already-scaled inputs."""
+        return self.out(self.relu2(self.second(self.relu1(self.first(z)))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.relu2(self.second(self.relu1(self.first(x)))))
+        return self.layers(x * self.input_scale)
+
+    def scaled_net(self) -> nn.Module:
+        """A module computing the network from scaled inputs, for attribution."""
+        return _ScaledInput(self)
+
+
+class _ScaledInput(nn.Module):
+    # holds the SnpMLP as a child, so Captum's hooks reach its ReLU modules
+    def __init__(self, snps: SnpMLP):
+        super().__init__()
+        self.snps = snps
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.snps.layers(z)
 
 
 class GenotypeModel(nn.Module):

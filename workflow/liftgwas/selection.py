@@ -4,6 +4,10 @@ Per selection group (a simulation setting a, or a real cohort) and trait, pick t
 architecture x L1 with the best validation log-likelihood averaged over the grid seeds
 (and, for simulations, over the group's datasets); the selected model is then retrained
 with fresh seeds.
+
+A choice at the edge of the grid (the largest or smallest L1, or the largest or smallest
+architecture in both hidden sizes) is flagged: the best value may lie beyond the grid,
+so ``selected.json``, the selection table and the report say so and advise extending it.
 """
 
 from __future__ import annotations
@@ -54,17 +58,59 @@ def summarise_grid(grid: pd.DataFrame) -> pd.DataFrame:
     )
     summary = summary.drop(columns=["_size", "_l1"]).reset_index(drop=True)
     summary.insert(0, "rank", np.arange(1, len(summary) + 1))
+    archs, l1s = list(summary["arch"]), list(summary["l1"])
+    summary["grid_edge"] = [
+        "; ".join(grid_edges(a, l, archs, l1s)) for a, l in zip(summary["arch"], summary["l1"])
+    ]
     return summary
+
+
+def grid_edges(arch: str, l1, archs: list[str], l1_values: list) -> list[str]:
+    """Which edges of the grid (arch, l1) sits on: 'largest L1', 'smallest L1',
+    'largest architecture', 'smallest architecture' (a dimension with one value has none).
+
+    An architecture is at an edge when it has the largest (smallest) first *and* second
+    hidden size of the grid: with 2 x 2 architectures the off-diagonal ones are inside.
+    """
+    edges = []
+    values = sorted({float(v) for v in l1_values})
+    if len(values) > 1:
+        if float(l1) == values[-1]:
+            edges.append("largest L1")
+        elif float(l1) == values[0]:
+            edges.append("smallest L1")
+    sizes = {a: tuple(int(h) for h in str(a).split("x")) for a in set(archs)}
+    if len(sizes) > 1:
+        h = sizes[arch]
+        firsts, seconds = [s[0] for s in sizes.values()], [s[1] for s in sizes.values()]
+        if h[0] == max(firsts) and h[1] == max(seconds):
+            edges.append("largest architecture")
+        elif h[0] == min(firsts) and h[1] == min(seconds):
+            edges.append("smallest architecture")
+    return edges
+
+
+def edge_advice(edges: list[str]) -> str | None:
+    """The advice written beside a choice at the edge of the grid (None inside it)."""
+    if not edges:
+        return None
+    keys = sorted({"model.l1" if "L1" in e else "model.architectures" for e in edges})
+    return (f"the selected model is at the edge of the grid ({', '.join(edges)}): the best setting may lie "
+            f"beyond it; extend {' and '.join(keys)} in that direction and rerun")
 
 
 def select(grid: pd.DataFrame) -> dict:
     summary = summarise_grid(grid)
     best = summary.iloc[0]
+    edges = grid_edges(best["arch"], best["l1"], list(summary["arch"]), list(summary["l1"]))
     return {
         "arch": str(best["arch"]),
         "l1": str(best["l1"]),
         "mean_validation_loglik": float(best["mean_validation_loglik"]),
         "n_runs": int(best["n_runs"]),
+        "at_grid_edge": bool(edges),
+        "grid_edges": edges,
+        "advice": edge_advice(edges),
     }
 
 

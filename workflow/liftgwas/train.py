@@ -9,6 +9,21 @@
   optimizer state, epoch, early-stopping state, the best weights and the settings. The
   mini-batch order of epoch e is drawn from a generator seeded by (seed, e), so a resumed
   run sees the same batches as an uninterrupted one and ends bit-identical on CPU.
+* ``input_scaling`` sets the SNP network's fixed input multiplier (model.py): 1, or
+  1 / training SD per SNP.
+* ``class_balance`` (binary traits): ``weighted`` gives cases the weight
+  n_controls / n_cases in the training loss; ``oversample`` draws extra cases (with
+  replacement, from the (seed, epoch) generator) up to ``oversample_ratio`` cases per
+  control. Either way the network then predicts the odds of the balanced training
+  distribution, so every log-likelihood (early stopping, validation, model selection) is
+  computed on the true labels with the logit shifted back by the prior correction
+  logit(case fraction) - logit(effective training case fraction): the figures stay those
+  of the true class balance, comparable across settings.
+* ``warm_start: covariates`` starts the covariate term (and the output bias) from the
+  covariate-only fit (logistic or linear regression of the trait on the covariates,
+  training samples), so the first epochs need not learn population structure.
+* ``lr_schedule: plateau`` divides the learning rate by 3 when the early-stop loss has
+  not improved for 2 epochs (torch ReduceLROnPlateau; its state is checkpointed).
 """
 
 from __future__ import annotations
@@ -29,10 +44,14 @@ import torch
 import torch.nn.functional as F
 
 from .atomic import atomic_path
-from .data import TrainingData
+from .data import TrainingData, oversampled_order
 from .model import GenotypeModel
 
 log = logging.getLogger(__name__)
+
+CLASS_BALANCES = ("none", "weighted", "oversample")
+LR_SCHEDULES = ("constant", "plateau")
+WARM_STARTS = ("none", "covariates")
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,26 @@ class TrainSettings:
     learning_rate: float
     max_epochs: int
     patience: int
+    input_scaling: str = "centred"
+    class_balance: str = "none"
+    oversample_ratio: float = 1.0
+    lr_schedule: str = "constant"
+    warm_start: str = "none"
+
+    def validate(self) -> None:
+        """Errors name the config key of the bad value."""
+        from .model import INPUT_SCALINGS
+
+        if self.input_scaling not in INPUT_SCALINGS:
+            raise ValueError(f"config key model.input_scaling: {self.input_scaling!r} is not one of {list(INPUT_SCALINGS)}")
+        if self.class_balance not in CLASS_BALANCES:
+            raise ValueError(f"config key training.class_balance: {self.class_balance!r} is not one of {list(CLASS_BALANCES)}")
+        if not self.oversample_ratio > 0:
+            raise ValueError(f"config key training.oversample_ratio: must be > 0, got {self.oversample_ratio!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"config key training.lr_schedule: {self.lr_schedule!r} is not one of {list(LR_SCHEDULES)}")
+        if self.warm_start not in WARM_STARTS:
+            raise ValueError(f"config key training.warm_start: {self.warm_start!r} is not one of {list(WARM_STARTS)}")
 
     def fingerprint(self, data: TrainingData) -> str:
         key = json.dumps(
@@ -78,11 +117,54 @@ def device_info(device: torch.device) -> dict:
     return info
 
 
-def data_loss(model: GenotypeModel, kind: str, x, c, y) -> torch.Tensor:
+def data_loss(model: GenotypeModel, kind: str, x, c, y, pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     out = model(x, c)
     if kind == "binary":
-        return F.binary_cross_entropy_with_logits(out, y)
+        return F.binary_cross_entropy_with_logits(out, y, pos_weight=pos_weight)
     return F.mse_loss(out, y)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def class_balance_plan(y: np.ndarray, method: str, oversample_ratio: float) -> dict:
+    """pos_weight, the effective training case fraction and the logit offset that maps
+    the network's balanced-training odds back to the true case fraction."""
+    plan = {"pos_weight": None, "effective_case_fraction": None, "logit_offset": 0.0}
+    if method == "none":
+        return plan
+    n_cases = int((y == 1).sum())
+    n_controls = len(y) - n_cases
+    if n_cases == 0 or n_controls == 0:
+        raise ValueError("training.class_balance needs cases and controls among the training samples")
+    if method == "weighted":
+        plan["pos_weight"] = n_controls / n_cases
+        effective = 0.5  # total case weight n_cases * n_controls / n_cases = total control weight
+    else:
+        effective_cases = max(int(round(oversample_ratio * n_controls)), n_cases)
+        effective = effective_cases / (effective_cases + n_controls)
+    plan["effective_case_fraction"] = effective
+    plan["logit_offset"] = _logit(n_cases / len(y)) - _logit(effective)
+    return plan
+
+
+def covariate_fit(data: TrainingData) -> tuple[np.ndarray, float]:
+    """Covariate-only model of the trait on the training samples: (coefficients, intercept).
+
+    statsmodels' GLM (binomial, logit link) for binary traits; least squares otherwise.
+    """
+    train = data.splits["train"]
+    c = train.covariates.astype(np.float64)
+    design = np.column_stack([np.ones(len(c)), c])
+    y = train.y.astype(np.float64)
+    if data.kind == "binary":
+        import statsmodels.api as sm
+
+        params = sm.GLM(y, design, family=sm.families.Binomial()).fit().params
+    else:
+        params = np.linalg.lstsq(design, y, rcond=None)[0]
+    return np.asarray(params[1:]), float(params[0])
 
 
 @torch.no_grad()
@@ -92,17 +174,28 @@ def predict(model: GenotypeModel, data: TrainingData, split: str, batch_size: in
     return np.concatenate(outs) if outs else np.zeros(0, dtype=np.float32)
 
 
-def evaluate(model: GenotypeModel, data: TrainingData, split: str, batch_size: int, device) -> dict:
-    """Mean per-sample log-likelihood (and AUC or R²) of one split, in the trait's own units."""
+def evaluate(
+    model: GenotypeModel, data: TrainingData, split: str, batch_size: int, device, logit_offset: float = 0.0
+) -> dict:
+    """Mean per-sample log-likelihood (and AUC or R²) of one split, in the trait's own units.
+
+    Binary traits: the log-likelihood of the true labels, every sample weighted 1, with
+    ``logit_offset`` (the prior correction of class-balanced training) added to the logit.
+    ``case_recall`` is the fraction of cases the uncorrected logit calls cases (> 0): the
+    minority recall of the classifier the (balanced) training produced.
+    """
     out = predict(model, data, split, batch_size, device).astype(np.float64)
     y = data.splits[split].y.astype(np.float64)
     n = len(y)
     if n == 0:
         return {"n": 0, "loglik": float("nan")}
     if data.kind == "binary":
+        z = out + logit_offset
         # log σ(z) for cases, log σ(-z) for controls, computed stably
-        loglik = float(np.mean(-np.logaddexp(0.0, np.where(y == 1, -out, out))))
-        return {"n": n, "loglik": loglik, "loss": -loglik, "auc": _auc(y, out), "case_fraction": float(y.mean())}
+        loglik = float(np.mean(-np.logaddexp(0.0, np.where(y == 1, -z, z))))
+        case_recall = float((out[y == 1] > 0).mean()) if (y == 1).any() else float("nan")
+        return {"n": n, "loglik": loglik, "loss": -loglik, "auc": _auc(y, out), "case_fraction": float(y.mean()),
+                "case_recall": case_recall}
     mse_std = float(np.mean((out - y) ** 2))
     sigma2 = mse_std * data.y_sd**2  # maximum-likelihood residual variance, trait units
     loglik = -0.5 * (math.log(2 * math.pi * max(sigma2, 1e-300)) + 1.0)
@@ -122,8 +215,10 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+def _epoch_order(seed: int, epoch: int, n: int, y: np.ndarray | None = None, ratio: float | None = None) -> np.ndarray:
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    if ratio is not None:
+        return oversampled_order(y, ratio, g)
     return torch.randperm(n, generator=g).numpy()
 
 
@@ -144,13 +239,32 @@ def train_model(
     ``stop_after_epochs`` ends the call early after that many epochs *of this call*, as a
     kill would (used by the resume tests); the checkpoint is left in place.
     """
+    settings.validate()
     device = device or pick_device()
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     fingerprint = settings.fingerprint(data)
     n_train = len(data.splits["train"].rows)
+    y_train = data.splits["train"].y
+    balance = class_balance_plan(y_train, settings.class_balance if data.kind == "binary" else "none", settings.oversample_ratio)
+    pos_weight = None if balance["pos_weight"] is None else torch.tensor(balance["pos_weight"], device=device)
+    offset = balance["logit_offset"]
+    ratio = settings.oversample_ratio if data.kind == "binary" and settings.class_balance == "oversample" else None
     torch.manual_seed(settings.seed)
-    model = GenotypeModel(data.n_snps, len(data.covariate_names), settings.arch).to(device)
+    model = GenotypeModel(data.n_snps, len(data.covariate_names), settings.arch)
+    # a fixed buffer, not a parameter: set before training, saved with the weights
+    model.snps.input_scale.copy_(torch.from_numpy(data.input_scale(settings.input_scaling)))
+    if settings.warm_start == "covariates":
+        coef, intercept = covariate_fit(data)
+        with torch.no_grad():
+            if model.covariates is not None:
+                model.covariates.weight.copy_(torch.from_numpy(coef).float().unsqueeze(0))
+            model.snps.out.bias += intercept
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    scheduler = (
+        torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=1 / 3, patience=2)
+        if settings.lr_schedule == "plateau" else None
+    )
     state = {"epoch": 0, "best_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "best_state": None, "history": []}
     resumed_from = None
     if checkpoint_path and checkpoint_path.exists():
@@ -158,6 +272,8 @@ def train_model(
         if saved.get("fingerprint") == fingerprint:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(saved["scheduler"])
             state = saved["state"]
             resumed_from = state["epoch"]
             log.info("resuming from checkpoint %s at epoch %d", checkpoint_path, resumed_from)
@@ -170,10 +286,10 @@ def train_model(
     while not finished:
         epoch = state["epoch"]
         model.train()
-        order = _epoch_order(settings.seed, epoch, n_train)
+        order = _epoch_order(settings.seed, epoch, n_train, y_train, ratio)
         total, batches = 0.0, 0
         for x, c, y in data.batches("train", settings.batch_size, order, device):
-            loss = data_loss(model, data.kind, x, c, y)
+            loss = data_loss(model, data.kind, x, c, y, pos_weight)
             if settings.l1 > 0:
                 loss = loss + settings.l1 * model.l1_penalty(settings.l1_scaling, n_train)
             optimizer.zero_grad(set_to_none=True)
@@ -181,7 +297,9 @@ def train_model(
             optimizer.step()
             total += float(loss.detach())
             batches += 1
-        early = evaluate(model, data, "early_stop", settings.batch_size * 4, device)
+        early = evaluate(model, data, "early_stop", settings.batch_size * 4, device, offset)
+        if scheduler is not None:
+            scheduler.step(early["loss"])
         state["epoch"] = epoch + 1
         state["history"].append({"epoch": epoch + 1, "train_objective": total / max(batches, 1), "early_stop_loss": early["loss"]})
         if early["loss"] < state["best_loss"]:
@@ -197,7 +315,8 @@ def train_model(
         if checkpoint_path:
             _save_checkpoint(
                 checkpoint_path,
-                {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state},
+                {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict() if scheduler is not None else None, "state": state},
             )
         epochs_this_call += 1
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not finished:
@@ -216,10 +335,12 @@ def train_model(
         "seconds": seconds,
         "seconds_per_epoch": seconds / max(epochs_this_call, 1),
         "history": state["history"],
+        "class_balance": {**balance, "method": settings.class_balance if data.kind == "binary" else "none"},
+        "final_learning_rate": optimizer.param_groups[0]["lr"],
         **device_info(device),
     }
     for split in ("train", "early_stop", "validation"):
-        for key, value in evaluate(model, data, split, settings.batch_size * 4, device).items():
+        for key, value in evaluate(model, data, split, settings.batch_size * 4, device, offset).items():
             metrics[f"{split}_{key}"] = value
     return model, metrics
 
@@ -230,8 +351,11 @@ class TrainingInterrupted(RuntimeError):
         self.epoch = epoch
 
 
-def save_model(path: str | Path, model: GenotypeModel, data: TrainingData, settings: TrainSettings) -> None:
-    """Everything DeepLIFT needs: weights, architecture, input centring and the reference."""
+def save_model(
+    path: str | Path, model: GenotypeModel, data: TrainingData, settings: TrainSettings, metrics: dict | None = None
+) -> None:
+    """Everything DeepLIFT needs: weights (with the input-scaling buffer), architecture,
+    input centring, the input scaling and the reference."""
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "arch": settings.arch,
@@ -239,6 +363,8 @@ def save_model(path: str | Path, model: GenotypeModel, data: TrainingData, setti
         "covariate_names": data.covariate_names,
         "kind": data.kind,
         "settings": asdict(settings),
+        "input_scaling": settings.input_scaling,
+        "logit_offset": (metrics or {}).get("class_balance", {}).get("logit_offset", 0.0),
         # DeepLIFT reference: the mean genotype of the training samples, in the centred
         # input space the network sees (inputs are dosage minus the all-sample mean)
         "reference": torch.from_numpy(data.mean_genotype("train") - data.store.mean),
@@ -250,5 +376,9 @@ def save_model(path: str | Path, model: GenotypeModel, data: TrainingData, setti
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[GenotypeModel, dict]:
     payload = torch.load(path, map_location=device, weights_only=False)
     model = GenotypeModel(payload["n_snps"], len(payload["covariate_names"]), payload["arch"])
-    model.load_state_dict(payload["state_dict"])
+    state = dict(payload["state_dict"])
+    # model files written before input scaling existed were centred
+    state.setdefault("snps.input_scale", torch.ones(payload["n_snps"]))
+    payload.setdefault("input_scaling", "centred")
+    model.load_state_dict(state)
     return model.to(device).eval(), payload

@@ -1,4 +1,5 @@
-# DeepLIFT attribution of every trained model (grid and retrain runs).
+# SNP attribution of every trained model (grid and retrain runs): DeepLIFT by default,
+# or the method of config attribution.method (the rule keeps its name and output path).
 
 
 rule deeplift:
@@ -26,5 +27,8 @@ rule deeplift:
     params:
         trait=lambda wc: wc.trait,
         chunk_size=config["deeplift"]["chunk_size"],
+        # method and its settings (attribution.py); random draws are seeded from the path
+        attribution=config.get("attribution", {}),
+        seed=lambda wc: int(wc.seed),
     script:
         "../scripts/deeplift.py"

@@ -77,6 +77,11 @@ rule train:
         learning_rate=config["training"]["learning_rate"],
         max_epochs=config["training"]["max_epochs"],
         patience=config["training"]["patience"],
+        input_scaling=config["model"].get("input_scaling", "centred"),
+        class_balance=config["training"].get("class_balance", "none"),
+        oversample_ratio=config["training"].get("oversample_ratio", 1.0),
+        lr_schedule=config["training"].get("lr_schedule", "constant"),
+        warm_start=config["training"].get("warm_start", "none"),
         # not an output: a killed job leaves it behind and the rerun resumes from it
         checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/{wc.arch}/l1_{wc.l1}/seed_{wc.seed}/checkpoint.pt",
     script:

@@ -17,3 +17,5 @@ log.info(
     selected["l1"],
     selected["mean_validation_loglik"],
 )
+if selected["at_grid_edge"]:
+    log.warning("%s", selected["advice"])

@@ -32,13 +32,18 @@ settings = TrainSettings(
     learning_rate=p.learning_rate,
     max_epochs=p.max_epochs,
     patience=p.patience,
+    input_scaling=p.input_scaling,
+    class_balance=p.class_balance,
+    oversample_ratio=p.oversample_ratio,
+    lr_schedule=p.lr_schedule,
+    warm_start=p.warm_start,
 )
 device = pick_device()
 log.info("training %s on %s: %s", p.trait, device, settings)
 model, metrics = train_model(data, settings, checkpoint_path=checkpoint, device=device)
 if metrics.get("resumed_from_epoch") is not None:
     log.info("resumed from epoch %d", metrics["resumed_from_epoch"])
-save_model(snakemake.output.model, model, data, settings)
+save_model(snakemake.output.model, model, data, settings, metrics)
 write_json(snakemake.output.metrics, metrics)
 checkpoint.unlink(missing_ok=True)  # the finished model supersedes it
 log.info(
