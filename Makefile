@@ -5,21 +5,26 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The GWAS-SSF validator's own venv (tests only; its pins clash with the workflow's, see envs/gwas-ssf.lock)
+TOOLS := .tools/gwas-ssf
+TOOLS_INSTALLED := $(TOOLS)/.installed
 
 CORES ?= all
 
-.PHONY: run test report lint lock system-deps venv clean
+.PHONY: run test report lint lock system-deps venv tools clean
 
+# profiles/local sets the local core count (profiles/default, the workflow profile of every
+# run, must not: `cores` caps each rule's threads, cluster jobs included)
 run: venv system-deps
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report results/report.html
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html
 	@echo "Done: results/recall/table1.md, results/figures/, report at results/report.html"
 
-test: venv system-deps
+test: venv tools system-deps
 	$(BIN)/python -m pytest tests
 
 report: venv
-	$(BIN)/snakemake --profile profiles/default --report results/report.html
+	$(BIN)/snakemake --profile profiles/local --report results/report.html
 
 lint: venv
 	$(BIN)/snakefmt --check Snakefile workflow/rules
@@ -32,6 +37,14 @@ $(INSTALLED): envs/requirements.lock
 	$(BIN)/pip install --quiet --no-deps -r envs/requirements.lock
 	# pip check: every pinned package's own requirements are met by the lock
 	$(BIN)/pip check
+	touch $@
+
+tools: $(TOOLS_INSTALLED)
+
+$(TOOLS_INSTALLED): envs/gwas-ssf.lock
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --no-deps -r envs/gwas-ssf.lock
+	$(TOOLS)/bin/pip check
 	touch $@
 
 # Debian packages (plink2, slurm-wlm, munge); needs root, skipped with a note otherwise.

@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from liftgwas import gwas, plink
+from liftgwas import gwas, plink, sumstats
 from liftgwas.errors import InputError
 
 N_SAMPLES = 400
@@ -238,13 +238,16 @@ def test_run_gwas_writes_gwas_ssf_for_the_matched_samples(tmp_path, kind, n_cova
     one_block = gwas.run_gwas(tmp_path / "geno", tmp_path / "traits.tsv", tmp_path / "covariates.tsv", kind, kind,
                               tmp_path / "one_block.tsv.gz", block_size=N_SNPS)
     # other blocks: the same up to the last bits of the matrix products
-    np.testing.assert_allclose(one_block["neg_log10_p_value"], pd.read_csv(out, sep="\t")["neg_log10_p_value"],
-                               rtol=1e-5)
+    written = sumstats.read_gwas_ssf(out)
+    tested_one_block = one_block[one_block["status"] == "ok"]
+    np.testing.assert_allclose(tested_one_block["neg_log10_p_value"], written["neg_log_10_p_value"], rtol=1e-5)
     with gzip.open(out, "rt") as handle:
         header = handle.readline().rstrip("\n").split("\t")
-    assert header == gwas.SUMSTATS_COLUMNS
-    table = pd.read_csv(out, sep="\t")
+    assert header == sumstats.COLUMNS  # GWAS-SSF columns (liftgwas.sumstats; tests/unit/test_sumstats.py)
+    assert list(one_block.columns) == gwas.SUMSTATS_COLUMNS  # the returned association table
+    table = one_block
     assert list(table["variant_id"]) == [f"rs{i}" for i in range(N_SNPS)]
+    assert list(written["bim_id"]) == list(tested_one_block["variant_id"])
     assert (table["effect_allele"] == "T").all() and (table["other_allele"] == "C").all()
     assert list(table["base_pair_location"]) == list(1000 + 10 * np.arange(N_SNPS))
     # samples used: id2 (no trait row), id3 (no covariates) and the NA trait sample are out
@@ -254,15 +257,18 @@ def test_run_gwas_writes_gwas_ssf_for_the_matched_samples(tmp_path, kind, n_cova
     expected_n = (dosages[:, used] >= 0).sum(axis=1)
     np.testing.assert_array_equal(table["n"], expected_n)
     assert table.loc[MONOMORPHIC_SNP, "status"] == "monomorphic"
-    assert pd.isna(table.loc[MONOMORPHIC_SNP, "p_value"])
+    assert pd.isna(table.loc[MONOMORPHIC_SNP, "neg_log10_p_value"])
+    assert f"rs{MONOMORPHIC_SNP}" not in set(written["bim_id"])  # not testable: no row in GWAS-SSF
+    written = written.set_index("bim_id")
     for snp in (0, 1, 3, 12):  # incl. SNPs with missing calls
         beta, se, nlp, _ = statsmodels_fit(dosages[snp, used], y, covariates[used], kind)
-        row = table.loc[snp]
-        assert row["status"] == "ok"
+        assert table.loc[snp, "status"] == "ok"
+        row = written.loc[f"rs{snp}"]
         assert row["beta"] == pytest.approx(beta, rel=1e-5)  # 6 significant digits in the file
         assert row["standard_error"] == pytest.approx(se, rel=1e-5)
-        assert row["neg_log10_p_value"] == pytest.approx(nlp, rel=1e-5)
+        assert row["neg_log_10_p_value"] == pytest.approx(nlp, rel=1e-5)
         assert row["p_value"] == pytest.approx(10 ** -nlp, rel=1e-5)
+        assert row["n"] == expected_n[snp]
 
 
 def test_run_gwas_rejects_bad_trait_values_naming_the_place(tmp_path):

@@ -97,8 +97,20 @@ def _check_unique_ids(path: str | Path, df: pd.DataFrame) -> None:
 
 
 def read_sumstats(path: str | Path) -> pd.DataFrame:
-    """GWAS-SSF summary statistics (plain or .gz); p_value may be NA (e.g. monomorphic SNPs)."""
-    df = _read_tsv(path, SUMSTATS_REQUIRED, "summary statistics")
+    """GWAS-SSF summary statistics (plain or .gz); p_value may be NA (e.g. monomorphic SNPs).
+
+    In the files liftgwas writes (`liftgwas.sumstats`) the .bim ID, the key of the DeepLIFT
+    files and of the truth, is ``bim_id`` and ``variant_id`` is chr_pos_ref_alt: the result
+    then has the .bim ID as ``variant_id`` (the spec's one as ``ssf_variant_id``) and the
+    spec's ``neg_log_10_p_value`` as ``neg_log10_p_value``.
+    """
+    df = _read_tsv(path, ["chromosome", "base_pair_location", "p_value"], "summary statistics")
+    if "bim_id" in df.columns:
+        df = df.rename(columns={"variant_id": "ssf_variant_id", "bim_id": "variant_id"})
+        df["variant_id"] = df["variant_id"].astype(str)
+    df = df.rename(columns={"neg_log_10_p_value": "neg_log10_p_value"})
+    if "variant_id" not in df.columns:
+        raise InputError(path, f"missing column(s) variant_id (header has: {' '.join(map(str, df.columns))})", line=1)
     _check_numeric(path, df, "p_value", allow_na=True)
     _check_numeric(path, df, "base_pair_location", allow_na=False)
     if "neg_log10_p_value" in df.columns:

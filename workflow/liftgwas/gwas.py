@@ -57,9 +57,9 @@ import pandas as pd
 from scipy import special
 from threadpoolctl import threadpool_limits
 
-from .atomic import write_tsv
 from .errors import InputError
 from .plink import Bed
+from . import sumstats as ssf
 
 log = logging.getLogger(__name__)
 
@@ -774,8 +774,13 @@ def run_gwas(
     block_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     threads: int | None = None,
+    genome_assembly: str = "NR",
 ) -> pd.DataFrame:
     """Run the GWAS of ``trait`` and write GWAS-SSF summary statistics to ``out_path``.
+
+    The file and its ``-meta.yaml`` are written by `liftgwas.sumstats` (``genome_assembly``
+    goes into the metadata); the returned table is the association table of every .bim
+    variant (``SUMSTATS_COLUMNS``: .bim ID as variant_id, a status per SNP).
 
     Streams the genotypes in blocks of ``block_size`` SNPs (default: ~4 M genotypes per
     block); ``threads`` blocks (default: all usable cores) are tested concurrently, each
@@ -788,10 +793,11 @@ def run_gwas(
     threads = max(1, threads or default_threads())
     with threadpool_limits(limits=1, user_api="blas"):
         return _run_gwas(bed_prefix, traits_tsv, covariates_tsv, trait, kind, out_path, block_size, progress,
-                         threads)
+                         threads, genome_assembly)
 
 
-def _run_gwas(bed_prefix, traits_tsv, covariates_tsv, trait, kind, out_path, block_size, progress, threads):
+def _run_gwas(bed_prefix, traits_tsv, covariates_tsv, trait, kind, out_path, block_size, progress, threads,
+              genome_assembly="NR"):
     bed = Bed(bed_prefix)
     samples, y, cov, covariate_names = load_samples(bed, traits_tsv, covariates_tsv, trait, kind)
     try:
@@ -848,5 +854,6 @@ def _run_gwas(bed_prefix, traits_tsv, covariates_tsv, trait, kind, out_path, blo
     with np.errstate(under="ignore"):
         lambda_gc = genomic_inflation(np.power(10.0, -merged["neg_log10_p_value"]))
     log.info("status counts: %s; lambda_GC = %.4f", counts, lambda_gc)
-    write_tsv(out_path, sumstats, float_format="%.6g")
+    ssf.write_gwas_ssf(out_path, sumstats, trait=trait, kind=kind, y=y, covariates=covariate_names,
+                       genome_assembly=genome_assembly)
     return sumstats

@@ -1,4 +1,5 @@
-# Baseline GWAS: per-SNP logistic/linear regression with covariates.
+# Baseline GWAS: per-SNP logistic/linear regression with covariates, written as GWAS-SSF
+# (data file + -meta.yaml, liftgwas.sumstats).
 
 
 rule gwas:
@@ -8,6 +9,7 @@ rule gwas:
         covariates="results/{dataset}/covariates.tsv",
     output:
         sumstats="results/{dataset}/{trait}/gwas/sumstats.tsv.gz",
+        meta="results/{dataset}/{trait}/gwas/sumstats.tsv.gz-meta.yaml",
     log:
         "logs/gwas/{dataset}/{trait}.log",
     benchmark:
@@ -22,6 +24,7 @@ rule gwas:
     params:
         trait=lambda wc: wc.trait,
         kind=trait_kind,
+        genome_assembly=config["gwas"].get("genome_assembly", "NR"),
     script:
         "../scripts/gwas.py"
 

@@ -1,4 +1,4 @@
-"""Snakemake adapter: baseline GWAS of one trait -> GWAS-SSF sumstats (logic in liftgwas.gwas)."""
+"""Snakemake adapter: baseline GWAS of one trait -> GWAS-SSF sumstats + -meta.yaml (logic in liftgwas.gwas, liftgwas.sumstats)."""
 
 from liftgwas import gwas
 from liftgwas.runlog import log_to
@@ -13,4 +13,5 @@ gwas.run_gwas(
     kind=sm.params.kind,
     out_path=sm.output.sumstats,
     threads=sm.threads,
+    genome_assembly=sm.params.genome_assembly,
 )
