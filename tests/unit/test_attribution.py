@@ -195,3 +195,86 @@ def test_schema_rejects_bad_values_and_fills_defaults():
         bad.setdefault(section, {})[key] = value
         with pytest.raises(WorkflowError, match=key):
             validate(bad, schema)
+
+
+# ----------------------------------------------------------------- per-SNP output columns
+
+
+def _swapped_cohort(cohort, directory):
+    """The same cohort with A1/A2 swapped in the .bim: dosages become 2 - g."""
+    import shutil
+
+    from liftgwas import plink
+    from liftgwas.genostore import build_store
+
+    directory.mkdir(parents=True)
+    g = cohort["genotypes"]
+    swapped = np.where(g < 0, g, 2 - g).astype(np.int8)
+    bim = plink.read_bim(f"{cohort['prefix']}.bim")
+    bim = bim.rename(columns={"a1": "a2", "a2": "a1"})
+    fam = pd.read_csv(cohort["fam"], sep=r"\s+", header=None,
+                      names=["fid", "iid", "father", "mother", "sex", "phenotype"])
+    plink.write_plink(directory / "plink", swapped, bim[["chrom", "snp", "cm", "pos", "a1", "a2"]], fam)
+    build_store(directory / "plink", directory / "store")
+    for name in ("traits", "covariates", "split"):
+        shutil.copy(cohort[name], directory / f"{name}.tsv")
+    return directory
+
+
+def test_direction_flips_and_alleles_follow_the_bim_when_a1_a2_are_swapped(trained, tmp_path):
+    import copy
+
+    from liftgwas.attribution import score_table
+    from liftgwas.plink import read_bim
+
+    cohort, data, model, reference = trained
+    result = deeplift_scores(model, data, reference, chunk_size=50)
+    other = _swapped_cohort(cohort, tmp_path / "swapped")
+    data2 = load_training_data(other / "store", other / "plink.fam", other / "traits.tsv", other / "covariates.tsv",
+                               other / "split.tsv", "binary", "binary")
+    # the same network on the swapped coding: centred dosages change sign, so do its first weights
+    model2 = copy.deepcopy(model)
+    with torch.no_grad():
+        model2.snps.first.weight.neg_()
+    reference2 = torch.from_numpy(data2.mean_genotype("train") - data2.store.mean)
+    result2 = deeplift_scores(model2, data2, reference2, chunk_size=50)
+    np.testing.assert_allclose(result2.score, result.score, rtol=1e-4, atol=1e-7)
+    informative = np.abs(result.attribution_per_allele) > 1e-6
+    assert informative.sum() > 10
+    np.testing.assert_allclose(result2.attribution_per_allele, -result.attribution_per_allele, rtol=1e-3, atol=1e-7)
+    t1 = score_table(read_bim(f"{cohort['prefix']}.bim"), result)
+    t2 = score_table(read_bim(other / "plink.bim"), result2)
+    assert list(t1.columns) == ["variant_id", "chromosome", "base_pair_location", "effect_allele", "other_allele",
+                                "attribution_per_allele", "score", "score_se", "rank"]
+    assert (t1["effect_allele"] == "A").all() and (t2["effect_allele"] == "G").all()
+    assert (t2["other_allele"] == "A").all()
+    assert t1.loc[t1["score"].idxmax(), "rank"] == 1
+    assert sorted(t1["rank"]) == list(range(1, len(t1) + 1))  # no ties among float scores here
+
+
+def test_per_allele_direction_matches_an_in_memory_recount(trained):
+    _, data, model, reference = trained
+    rows = data.splits["validation"].rows
+    x = torch.from_numpy(data.store.decode(rows) - data.store.mean)
+    attr = DeepLift(model.snps.eval()).attribute(x, baselines=reference.unsqueeze(0).expand_as(x)).detach().double()
+    d = (x - reference.unsqueeze(0)).double()
+    expected = ((attr * d).sum(0) / (d * d).sum(0)).numpy()
+    streamed = deeplift_scores(model, data, reference, chunk_size=23)
+    np.testing.assert_allclose(streamed.attribution_per_allele, expected, rtol=1e-4, atol=1e-8)
+
+
+def test_seed_average_table_carries_alleles_direction_and_rank():
+    from liftgwas.attribution import seed_average_table
+
+    base = pd.DataFrame({"variant_id": ["a", "b", "c"], "chromosome": "1", "base_pair_location": [1, 2, 3],
+                         "effect_allele": ["A", "C", "G"], "other_allele": ["G", "T", "A"]})
+    t1 = base.assign(attribution_per_allele=[0.2, -0.4, np.nan], score=[0.1, 0.5, 0.0], score_se=[0.03, 0.04, 0.0], rank=[2, 1, 3])
+    t2 = base.assign(attribution_per_allele=[0.4, -0.2, np.nan], score=[0.3, 0.2, 0.0], score_se=[0.04, 0.03, 0.0], rank=[1, 2, 3])
+    avg = seed_average_table([t1, t2])
+    np.testing.assert_allclose(avg["score"], [0.2, 0.35, 0.0])
+    np.testing.assert_allclose(avg["attribution_per_allele"][:2], [0.3, -0.3])
+    assert np.isnan(avg["attribution_per_allele"][2])
+    np.testing.assert_allclose(avg["score_se"], [0.025, 0.025, 0.0])
+    assert list(avg["rank"]) == [2, 1, 3] and list(avg["effect_allele"]) == ["A", "C", "G"]
+    with pytest.raises(ValueError, match="effect_allele"):
+        seed_average_table([t1, t2.assign(effect_allele=["G", "C", "G"])])

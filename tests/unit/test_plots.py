@@ -126,3 +126,72 @@ def test_seed_scores_plot_recalls_and_files(tmp_path):
     }
     assert recalls[101] > recalls[102]  # the permuted run lost the signal
     assert_figure_files(png, pdf, plots.FULL_WIDTH_IN, 1.9 * 2 + 1.1)
+
+
+# ------------------------------------------- threshold lines, QQ cap, seed stability
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """The figures the plot functions save (still open), so their axes can be inspected."""
+    figures = []
+    def keep(fig, png, pdf):
+        figures.append(fig)
+        fig.savefig(png, format="png", dpi=50)
+        fig.savefig(pdf, format="pdf")
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    yield figures
+    import matplotlib.pyplot as plt
+
+    for fig in figures:
+        plt.close(fig)
+
+
+def test_miami_draws_genome_wide_and_bonferroni_lines_at_their_heights(tmp_path, captured):
+    sumstats, scores, causal = synthetic_study(n=2000)
+    sumstats.loc[:9, "neg_log10_p_value"] = np.nan  # untested SNPs do not count in M
+    plots.miami_plot(sumstats, scores, tmp_path / "m.png", tmp_path / "m.pdf", "t", causal_ids=causal)
+    top = captured[0].axes[0]
+    heights = sorted(line.get_ydata()[0] for line in top.lines if len(set(line.get_ydata())) == 1)
+    assert heights == pytest.approx(sorted([-np.log10(5e-8), -np.log10(0.05 / 1990)]))
+    texts = [t.get_text() for t in top.texts]
+    assert "Bonferroni 0.05/1,990" in texts and any(t.startswith("p = 5") for t in texts)
+
+
+def test_qq_axis_is_capped_and_snps_beyond_are_triangles_at_the_cap(tmp_path, captured):
+    rng = np.random.default_rng(1)
+    p = rng.uniform(size=2000)
+    p[:2] = [1e-50, 1e-30]
+    plots.qq_plot(p, tmp_path / "q.png", tmp_path / "q.pdf", "qq")
+    ax = captured[0].axes[0]
+    cap = plots.qq_cap(-np.log10(1 / 2001))
+    assert cap == 10.0 and ax.get_ylim()[1] == pytest.approx(cap)
+    triangles = [c for c in ax.collections if c.get_offsets().shape[0] == 2]
+    assert len(triangles) == 1 and np.allclose(triangles[0].get_offsets()[:, 1], cap)
+    assert any("2 SNP(s) beyond 10" in t.get_text() for t in ax.get_legend().get_texts())
+    assert "capped at 10" in ax.get_ylabel()
+    # no SNP beyond the cap: the axis follows the data, nothing is said
+    plots.qq_plot(rng.uniform(size=2000), tmp_path / "q2.png", tmp_path / "q2.pdf", "qq")
+    assert captured[1].axes[0].get_ylim()[1] < cap and "capped" not in captured[1].axes[0].get_ylabel()
+
+
+def test_seed_stability_matrices_and_figure(tmp_path):
+    _, scores, _ = synthetic_study(n=400, chromosomes=("1",))
+    rng = np.random.default_rng(4)
+    same = scores.copy()
+    shuffled = scores.assign(score=rng.permutation(scores["score"].to_numpy()))
+    noisy = scores.assign(score=scores["score"] + rng.normal(0, 0.002, len(scores)))
+    runs = [(11, scores), (12, same), (13, shuffled), (14, noisy)]
+    k = 10
+    png, pdf = tmp_path / "stab.png", tmp_path / "stab.pdf"
+    m = plots.seed_stability_plot(runs, k, png, pdf, "stability")
+    assert list(m["overlap"].index) == ["11", "12", "13", "14"]
+    assert m["overlap"].loc["11", "12"] == 1.0 and m["spearman"].loc["11", "12"] == pytest.approx(1.0)
+    top = lambda s: set(compare.top_k_ids(compare.deeplift_strength(s), k))  # noqa: E731
+    assert m["overlap"].loc["11", "13"] == len(top(scores) & top(shuffled)) / k
+    assert m["spearman"].loc["13", "11"] == pytest.approx(stats.spearmanr(scores["score"], shuffled["score"])[0])
+    assert m["spearman"].loc["11", "14"] > m["spearman"].loc["11", "13"]
+    table = plots.seed_stability_table(m)
+    assert len(table) == 6 and set(table.columns) == {"seed_a", "seed_b", "topk_overlap", "spearman"}
+    assert png.stat().st_size > 10_000 and pdf.stat().st_size > 1_000

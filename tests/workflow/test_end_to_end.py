@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -129,11 +130,79 @@ def test_every_job_kept_a_log_and_a_benchmark(finished_study):
     assert expected <= logs and expected <= benchmarks
 
 
+def _embedded(report_text: str, filename: str) -> str:
+    """The file the report embeds under ``filename`` (as a base64 data URI), decoded."""
+    import base64
+    import re
+
+    found = re.search(r"data:[^;]+;charset=[^;]+;filename=" + re.escape(filename) + r";base64,([A-Za-z0-9+/=]+)",
+                      report_text)
+    assert found, f"{filename} is not embedded in the report"
+    return base64.b64decode(found.group(1)).decode()
+
+
 def test_html_report_holds_the_tables_and_figures(finished_study):
     configfile = write_config(finished_study, TINY_CONFIG)
     snakemake(finished_study, configfile, "--report", "results/report.html")
     report = finished_study / "results" / "report.html"
     assert report.stat().st_size > 100_000
     text = report.read_text(errors="ignore")
-    for name in ("table1.tsv", "training_metrics.tsv", "model_selection.tsv", "miami.png", "qq.png"):
+    for name in ("table1.tsv", "training_metrics.tsv", "model_selection.tsv", "miami.png", "qq.png",
+                 "seed_stability.png", "table1.html", "model_selection.html", "training_metrics.html"):
         assert name in text, name
+    # Table 1's values, as an HTML table inside the report
+    table1 = pd.read_csv(finished_study / "results" / "recall" / "table1.tsv", sep="\t", dtype=str,
+                         keep_default_na=False)
+    html = _embedded(text, "table1.html")
+    assert "<table>" in html and "<th>" + table1.columns[0] + "</th>" in html
+    for value in table1.iloc[0]:
+        assert f"<td>{value}</td>" in html or _number_cell(value) in html, value
+    selection = _embedded(text, "model_selection.html")
+    assert "<table>" in selection and "mean_validation_loglik" in selection
+    # one category per topic: recall tables only under "Recall", labels instead of paths
+    for label in ('"Table 1"', '"Table 1 (TSV)"', '"GWAS vs DeepLIFT recall"', '"Model-selection grid"',
+                  '"Training metrics"'):
+        assert label in text, label
+    assert "Recall over all settings" not in text
+
+
+def _number_cell(value: str) -> str:
+    try:
+        return f"<td>{float(value):.4g}</td>"
+    except ValueError:
+        return f"<td>{value}</td>"
+
+
+def test_deeplift_files_have_alleles_direction_and_rank(finished_study):
+    bim = pd.read_csv(finished_study / "results" / DATASET / "genotypes" / "plink.bim", sep="\t", header=None,
+                      dtype=str)
+    for trait in TRAITS:
+        run = _runs(finished_study, trait)[0]
+        scores = pd.read_csv(run / "deeplift.tsv", sep="\t", dtype={"variant_id": str})
+        assert list(scores.columns) == ["variant_id", "chromosome", "base_pair_location", "effect_allele",
+                                        "other_allele", "attribution_per_allele", "score", "score_se", "rank"]
+        assert list(scores["effect_allele"]) == list(bim[4]) and list(scores["other_allele"]) == list(bim[5])
+        assert list(scores.sort_values("rank", kind="stable")["score"]) == sorted(scores["score"], reverse=True)
+        assert (scores["attribution_per_allele"] > 0).any() and (scores["attribution_per_allele"] < 0).any()
+        selected = pd.read_csv(finished_study / "results" / DATASET / trait / "selected" / "scores.tsv", sep="\t")
+        for column in ("effect_allele", "other_allele", "attribution_per_allele", "score_se", "rank"):
+            assert column in selected.columns
+
+
+def test_progress_lines_in_the_job_logs(finished_study):
+    for trait in TRAITS:
+        run = _runs(finished_study, trait)[0]
+        key = run.relative_to(finished_study / "results")
+        train_log = (finished_study / "logs" / "train" / key.parent / f"{key.name}.log").read_text()
+        assert re.search(r"training epoch 1: ([\d,]+) / \1 samples \(100\.0%\), [\d,]+ samples/s, ETA", train_log)
+        deeplift_log = (finished_study / "logs" / "deeplift" / key.parent / f"{key.name}.log").read_text()
+        assert "DeepLIFT (validation): " in deeplift_log and "samples/s, ETA" in deeplift_log
+
+
+def test_seed_stability_covers_every_retrain_seed(finished_study):
+    for trait in TRAITS:
+        table = pd.read_csv(finished_study / "results" / "compare" / DATASET / trait / "seed_stability.tsv", sep="\t")
+        n = len(MODEL["retrain_seeds"])
+        assert len(table) == n * (n - 1) // 2
+        figure = finished_study / "results" / "figures" / DATASET / trait / "seed_stability.png"
+        assert figure.stat().st_size > 10_000

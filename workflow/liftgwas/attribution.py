@@ -37,11 +37,20 @@ given chunk size.
 Attributions are computed ``chunk_size`` samples at a time (methods that expand a
 sample into several evaluations run on sub-chunks, so memory stays O(chunk_size x M))
 and only summed per SNP (Σ|attr| and Σ|attr|² for a standard error), never N x M.
+
+Direction: the attribution a_j of SNP j is its contribution of (x_j - r_j), x_j the dosage
+of the .bim A1 allele and r_j the reference, so its plain mean over samples is ~0 (r is the
+mean genotype) and does not change sign when A1 and A2 are swapped (x - r and the weights
+both flip). The signed, per-allele attribution is therefore the least-squares slope of a_j on
+(x_j - r_j) in dosage units: Σ a·(x - r) / Σ (x - r)², the change in the attributed output
+per extra copy of A1 (for a linear network exactly its weight); it flips sign with A1/A2
+(tested).
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 import math
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -53,6 +62,7 @@ from captum.attr import DeepLift, DeepLiftShap, GradientShap, IntegratedGradient
 
 from .data import TrainingData
 from .model import GenotypeModel
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +132,7 @@ class DeepLiftResult:
     n_samples: int
     max_convergence_delta: float | None  # None for methods without a completeness property
     method: str = "deeplift"
+    attribution_per_allele: np.ndarray | None = None  # signed: Σ a(x - r) / Σ (x - r)² per SNP
 
 
 @contextmanager
@@ -238,34 +249,106 @@ def deeplift_scores(
     m = data.n_snps
     sum_abs = torch.zeros(m, dtype=torch.float64, device=device)
     sum_sq = torch.zeros(m, dtype=torch.float64, device=device)
+    sum_ad = torch.zeros(m, dtype=torch.float64, device=device)  # Σ a·(x - r): the signed direction
+    sum_dd = torch.zeros(m, dtype=torch.float64, device=device)  # Σ (x - r)², r unscaled (per allele)
+    ref_dosage = reference.to(device).unsqueeze(0)
     max_delta, n = None, 0
     total = len(data.splits[split].rows)
+    what = "DeepLIFT" if settings.label == "deeplift" else settings.label
+    progress = Progress(f"{what} ({split})", total)
     for chunk_index, (x, _, _) in enumerate(data.batches(split, chunk_size, device=device)):
         attr, delta = explain(x * scale, chunk_index)
+        _accumulate_direction(attr, x.detach() - ref_dosage, sum_ad, sum_dd)
         a = attr.abs_()  # in place: no float64 copy of the chunk
         sum_abs += a.sum(0, dtype=torch.float64)
         sum_sq += a.square_().sum(0, dtype=torch.float64)
         if delta is not None:
             max_delta = delta if max_delta is None else max(max_delta, delta)
         n += x.shape[0]
-        log.info("%s: %d / %d samples", settings.label, n, total)
+        progress.update(x.shape[0])
     if n == 0:
         raise ValueError(f"no samples in split {split!r} to attribute")
     mean = (sum_abs / n).cpu().numpy()
     var = (sum_sq / n).cpu().numpy() - mean**2
     se = np.sqrt(np.maximum(var, 0.0) / max(n - 1, 1))
     return DeepLiftResult(score=mean, score_se=se, n_samples=n, max_convergence_delta=max_delta,
-                          method=settings.label)
+                          method=settings.label, attribution_per_allele=per_allele(sum_ad, sum_dd))
+
+
+def _accumulate_direction(attr: torch.Tensor, diff: torch.Tensor, sum_ad: torch.Tensor, sum_dd: torch.Tensor) -> None:
+    """Add one chunk's Σ a·(x - r) and Σ (x - r)² per SNP (``diff`` = x - r is overwritten, so
+    at most one more chunk-sized array than the caller's exists at a time)."""
+    sum_dd += diff.square().sum(0, dtype=torch.float64)
+    sum_ad += diff.mul_(attr).sum(0, dtype=torch.float64)
+
+
+def per_allele(sum_ad: torch.Tensor, sum_dd: torch.Tensor) -> np.ndarray:
+    """Σ a(x - r) / Σ (x - r)²; NaN where the dosage never differs from the reference."""
+    ad, dd = sum_ad.cpu().numpy(), sum_dd.cpu().numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(dd > 0, ad / dd, np.nan)
+
+
+SCORE_COLUMNS = ["variant_id", "chromosome", "base_pair_location", "effect_allele", "other_allele",
+                 "attribution_per_allele", "score", "score_se", "rank"]
 
 
 def score_table(bim: pd.DataFrame, result: DeepLiftResult) -> pd.DataFrame:
-    """Per-SNP score table in .bim order (the layout every downstream step reads)."""
-    return pd.DataFrame(
+    """Per-SNP score table in .bim order (the layout every downstream step reads).
+
+    ``variant_id`` is the .bim ID (``bim_id`` in the GWAS-SSF file); ``effect_allele`` is the
+    attributed allele, the .bim A1 (the sumstats' effect allele), ``other_allele`` A2;
+    ``attribution_per_allele`` the signed direction (module docstring); ``score`` mean
+    |attribution|, ``score_se`` its standard error; ``rank`` 1 = highest score (ties share the
+    best rank).
+    """
+    direction = result.attribution_per_allele
+    table = pd.DataFrame(
         {
             "variant_id": bim["snp"].to_numpy(),
             "chromosome": bim["chrom"].to_numpy(),
             "base_pair_location": bim["pos"].to_numpy(),
+            "effect_allele": bim["a1"].to_numpy(),
+            "other_allele": bim["a2"].to_numpy(),
+            "attribution_per_allele": np.full(len(bim), np.nan) if direction is None else direction,
             "score": result.score,
             "score_se": result.score_se,
         }
     )
+    table["rank"] = score_rank(table["score"])
+    return table[SCORE_COLUMNS]
+
+
+def score_rank(score) -> np.ndarray:
+    """1 = highest score; tied scores share the best rank."""
+    return pd.Series(score).rank(ascending=False, method="min").to_numpy(np.int64)
+
+
+def seed_average_table(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The selected model's scores averaged over its retrain seeds, per SNP.
+
+    ``score`` and ``attribution_per_allele`` are the means over seeds, ``score_sd`` the sd
+    of the seeds' scores, ``score_se`` the standard error of the mean score
+    (sqrt(Σ se²) / S, seeds taken as independent), ``rank`` from the mean score.
+    """
+    if not tables:
+        raise ValueError("no score tables to average")
+    first = tables[0]
+    for t in tables[1:]:
+        if not t["variant_id"].equals(first["variant_id"]):
+            raise ValueError("score tables list different variants")
+        for column in ("effect_allele", "other_allele"):
+            if column in first.columns and not t[column].equals(first[column]):
+                raise ValueError(f"score tables disagree on {column}")
+    stack = lambda column: np.column_stack([t[column].to_numpy(float) for t in tables])  # noqa: E731
+    scores = stack("score")
+    out = first[["variant_id", "chromosome", "base_pair_location", "effect_allele", "other_allele"]].copy()
+    with warnings.catch_warnings():  # all-NaN rows (monomorphic SNPs) stay NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["attribution_per_allele"] = np.nanmean(stack("attribution_per_allele"), axis=1)
+    out["score"] = scores.mean(axis=1)
+    out["score_se"] = np.sqrt(np.square(stack("score_se")).sum(axis=1)) / len(tables)
+    out["score_sd"] = scores.std(axis=1, ddof=1) if len(tables) > 1 else 0.0
+    out["rank"] = score_rank(out["score"])
+    out["n_seeds"] = len(tables)
+    return out

@@ -251,7 +251,7 @@ def miami_plot(
     causal_ids: Iterable[str] | None = None,
     top_n_labels: int = 5,
     genome_wide_p: float = GENOME_WIDE_P,
-    bonferroni: bool = False,
+    bonferroni: bool = True,
     score_unit: str = "model output units",
 ) -> dict[str, list[str]]:
     """GWAS −log10 p above, mean |DeepLIFT| score below (mirrored), along the genome.
@@ -259,7 +259,9 @@ def miami_plot(
     ``sumstats_df``: GWAS-SSF columns (chromosome, base_pair_location, variant_id,
     p_value, optional neg_log10_p_value). ``scores_df``: variant_id, chromosome,
     base_pair_location, score. ``causal_ids`` (simulations) are drawn as open diamonds on
-    both panels. ``bonferroni`` adds a labelled 0.05 / M line. ``score_unit`` names the
+    both panels. The GWAS panel has the genome-wide line (``genome_wide_p``) and, with
+    ``bonferroni`` (default), the Bonferroni line 0.05 / M (M = SNPs with a p-value), both
+    labelled on the plot and in the legend (`threshold_lines`). ``score_unit`` names the
     unit of the attributed output (the logit for binary traits). Returns the labelled ids
     per method ({"gwas": [...], "deeplift": [...]}).
     """
@@ -303,18 +305,14 @@ def miami_plot(
                 ax.scatter(x[keep], y[keep], s=3, c=colours[p], linewidths=0, rasterized=True, zorder=2)
 
         legend_handles = []
-        gw_line = -math.log10(genome_wide_p)
-        top.axhline(gw_line, color=OKABE_ITO["black"], lw=0.7, ls="--", zorder=3)
-        legend_handles.append(Line2D([], [], color=OKABE_ITO["black"], lw=0.7, ls="--", label=f"p = {_sci(genome_wide_p)}"))
-        lines_top = [gw_line]
-        if bonferroni:
-            n_tests = int(np.isfinite(gwas).sum())
-            bonferroni_line = -math.log10(0.05 / max(n_tests, 1))
-            top.axhline(bonferroni_line, color=OKABE_ITO["reddish_purple"], lw=0.7, ls=":", zorder=3)
-            legend_handles.append(
-                Line2D([], [], color=OKABE_ITO["reddish_purple"], lw=0.7, ls=":", label=f"Bonferroni 0.05/{n_tests:,}")
-            )
-            lines_top.append(bonferroni_line)
+        n_tests = int(np.isfinite(gwas).sum())
+        lines_top = []
+        for line in threshold_lines(n_tests, genome_wide_p, bonferroni):
+            top.axhline(line["y"], color=line["colour"], lw=0.7, ls=line["style"], zorder=3, label=line["label"])
+            top.annotate(line["label"], xy=(1.0, line["y"]), xycoords=("axes fraction", "data"), xytext=(-2, 1.5),
+                         textcoords="offset points", ha="right", va="bottom", fontsize=6, color=line["colour"])
+            legend_handles.append(Line2D([], [], color=line["colour"], lw=0.7, ls=line["style"], label=line["label"]))
+            lines_top.append(line["y"])
 
         if causal:
             # one open black shape per effect class (shape, not colour: the point colours
@@ -375,6 +373,17 @@ def miami_plot(
     return labels
 
 
+def threshold_lines(n_tests: int, genome_wide_p: float = GENOME_WIDE_P, bonferroni: bool = True) -> list[dict]:
+    """The significance lines of a GWAS panel: −log10 of ``genome_wide_p`` and, with
+    ``bonferroni``, of 0.05 / ``n_tests``; each with its label, colour and line style."""
+    lines = [{"y": -math.log10(genome_wide_p), "label": f"p = {_sci(genome_wide_p)}",
+              "colour": OKABE_ITO["black"], "style": "--"}]
+    if bonferroni:
+        lines.append({"y": -math.log10(0.05 / max(n_tests, 1)), "label": f"Bonferroni 0.05/{n_tests:,}",
+                      "colour": OKABE_ITO["reddish_purple"], "style": ":"})
+    return lines
+
+
 def _sci(value: float) -> str:
     """5e-08 -> '5×10⁻⁸' in mathtext."""
     mantissa, exponent = f"{value:.0e}".split("e")
@@ -424,37 +433,52 @@ def _thin_curve(x: np.ndarray, y: np.ndarray, resolution: float) -> tuple[np.nda
     return x[keep], y[keep]
 
 
+def qq_cap(n_expected_max: float) -> float:
+    """Default top of the QQ plot's y-axis: max(10, 2 × the largest expected −log10 p), so one
+    very strong SNP cannot squash the null part of the curve (where inflation shows)."""
+    return max(10.0, 2.0 * float(n_expected_max))
+
+
 def qq_plot(
     p_values,
     out_png: str | Path,
     out_pdf: str | Path,
     title: str,
     neg_log10_p=None,
+    y_cap: float | None = None,
 ) -> float:
     """QQ plot of GWAS p-values against the uniform null with a pointwise 95 % band; the
     legend gives λGC (``gwas.genomic_inflation`` of ``p_values``). ``neg_log10_p``, if
-    given, places the points (exact even where p underflows to 0). Returns λGC."""
+    given, places the points (exact even where p underflows to 0). The y-axis stops at
+    ``y_cap`` (default `qq_cap`); SNPs beyond it are drawn as triangles at the cap and
+    counted in the legend. Returns λGC."""
     lam = genomic_inflation(np.asarray(p_values, dtype=float))
     expected, observed = qq_points(p_values, neg_log10_p)
-    finite = observed[np.isfinite(observed)]
-    cap = (finite.max() if finite.size else 1.0) * 1.05
-    observed = np.where(np.isposinf(observed), cap, observed)
+    cap = float(y_cap) if y_cap is not None else qq_cap(expected.max() if expected.size else 1.0)
+    beyond = observed > cap  # includes p = 0 (−log10 p = inf)
+    observed = np.where(beyond, cap, observed)
     with _style():
         fig, ax = plt.subplots(figsize=(HALF_WIDTH_IN, HALF_WIDTH_IN))
         fig.subplots_adjust(left=0.16, right=0.96, top=0.9, bottom=0.14)
         top = max(float(expected.max()) if expected.size else 1.0, float(observed.max()) if observed.size else 1.0)
         if expected.size:
             band_x, band_low, band_high = qq_confidence_band(expected.size)
+            band_high = np.minimum(band_high, cap)
             ax.fill_between(band_x, band_low, band_high, color="0.85", lw=0, label="95 % band (null)", zorder=1)
-            ax.plot([0, expected.max()], [0, expected.max()], color="0.35", lw=0.7, ls="--", zorder=2, label="y = x")
-            x, y = _thin_curve(expected, observed, top / 2000)
+            ax.plot([0, expected.max()], [0, min(expected.max(), cap)], color="0.35", lw=0.7, ls="--", zorder=2,
+                    label="y = x")
+            x, y = _thin_curve(expected[~beyond], observed[~beyond], top / 2000)
             ax.scatter(x, y, s=5, c=OKABE_ITO["blue"], linewidths=0, rasterized=True, zorder=3,
                        label=f"SNPs (n = {expected.size:,})")
+            if beyond.any():
+                ax.scatter(expected[beyond], observed[beyond], marker="^", s=18, c=OKABE_ITO["vermilion"],
+                           edgecolors="black", linewidths=0.4, zorder=4, clip_on=False,
+                           label=f"{int(beyond.sum()):,} SNP(s) beyond {cap:g}, drawn at the cap")
         ax.plot([], [], ls="", label=f"λ$_{{GC}}$ = {lam:.3f}")
         ax.set_xlim(0, expected.max() * 1.03 if expected.size else 1)
-        ax.set_ylim(0, top * 1.05)
+        ax.set_ylim(0, cap if beyond.any() else top * 1.05)
         ax.set_xlabel("Expected −log$_{10}$(p)")
-        ax.set_ylabel("Observed −log$_{10}$(p)")
+        ax.set_ylabel("Observed −log$_{10}$(p)" + (f" (axis capped at {cap:g})" if beyond.any() else ""))
         ax.set_title(title, loc="left")
         ax.legend(loc="upper left", handlelength=1.4)
         save_figure(fig, out_png, out_pdf)
@@ -528,3 +552,73 @@ def seed_scores_plot(
         fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(0.985, 1 - 0.3 / height_in), ncol=2)
         save_figure(fig, out_png, out_pdf)
     return recalls
+
+
+# ------------------------------------------------------------ seed stability (all seeds)
+
+
+def seed_stability(runs: Sequence[tuple[object, pd.DataFrame]], k: int) -> dict[str, pd.DataFrame]:
+    """Pairwise agreement of the retrain seeds' DeepLIFT rankings: ``overlap`` = shared SNPs
+    among the two top-k lists / k (`compare.top_k_ids`), ``spearman`` = Spearman rank
+    correlation of the scores over every SNP (`compare.spearman_correlation`). Both are
+    seeds × seeds matrices (1 on the diagonal)."""
+    if not runs:
+        raise ValueError("seed_stability needs at least one run")
+    seeds = [str(seed) for seed, _ in runs]
+    strengths = [compare.deeplift_strength(scores) for _, scores in runs]
+    tops = [set(compare.top_k_ids(s, k)) for s in strengths]
+    n = len(runs)
+    overlap, spearman = np.eye(n), np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            overlap[i, j] = overlap[j, i] = len(tops[i] & tops[j]) / k
+            spearman[i, j] = spearman[j, i] = compare.spearman_correlation(strengths[i], strengths[j])
+    index = pd.Index(seeds, name="seed")
+    return {"overlap": pd.DataFrame(overlap, index=index, columns=seeds),
+            "spearman": pd.DataFrame(spearman, index=index, columns=seeds)}
+
+
+def seed_stability_table(matrices: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per seed pair: seed_a, seed_b, topk_overlap, spearman."""
+    seeds = list(matrices["overlap"].index)
+    rows = [{"seed_a": a, "seed_b": b, "topk_overlap": matrices["overlap"].loc[a, b],
+             "spearman": matrices["spearman"].loc[a, b]}
+            for i, a in enumerate(seeds) for b in seeds[i + 1:]]
+    return pd.DataFrame(rows, columns=["seed_a", "seed_b", "topk_overlap", "spearman"])
+
+
+def seed_stability_plot(
+    runs: Sequence[tuple[object, pd.DataFrame]],
+    k: int,
+    out_png: str | Path,
+    out_pdf: str | Path,
+    title: str,
+) -> dict[str, pd.DataFrame]:
+    """Two seeds × seeds heat maps over every retrain seed: top-k overlap (fraction of the k
+    SNPs two seeds share) and the Spearman correlation of their scores, values written in the
+    cells, the off-diagonal mean in each panel title. Returns `seed_stability`'s matrices."""
+    matrices = seed_stability(runs, k)
+    n = len(runs)
+    with _style():
+        side = min(max(1.6 + 0.32 * n, 2.6), HALF_WIDTH_IN)
+        fig, axes = plt.subplots(1, 2, figsize=(2 * side + 0.6, side + 0.8))
+        fig.subplots_adjust(left=0.1, right=0.97, top=0.78, bottom=0.16, wspace=0.35)
+        off = ~np.eye(n, dtype=bool)
+        for ax, (name, label) in zip(axes, (("overlap", f"top-{k} overlap"), ("spearman", "Spearman ρ"))):
+            values = matrices[name].to_numpy()
+            vmin = 0.0 if name == "overlap" else -1.0
+            ax.imshow(values, vmin=vmin, vmax=1.0, cmap="cividis", origin="upper")
+            for i in range(n):
+                for j in range(n):
+                    ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                            color="white" if values[i, j] < vmin + 0.55 * (1 - vmin) else "black")
+            ticks = list(matrices[name].columns)
+            ax.set_xticks(range(n), ticks)
+            ax.set_yticks(range(n), ticks)
+            ax.set_xlabel("seed")
+            ax.set_ylabel("seed")
+            mean = float(values[off].mean()) if n > 1 else float("nan")
+            ax.set_title(f"{label}\n(mean over pairs {mean:.2f})", loc="left")
+        fig.suptitle(title, x=0.02, ha="left", y=0.98, va="top", fontsize=9)
+        save_figure(fig, out_png, out_pdf)
+    return matrices

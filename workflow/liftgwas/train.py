@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from .atomic import atomic_path
 from .data import TrainingData, oversampled_order
 from .model import GenotypeModel
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,7 @@ def train_model(
         model.train()
         order = _epoch_order(settings.seed, epoch, n_train, y_train, ratio)
         total, batches = 0.0, 0
+        progress = Progress(f"training epoch {epoch + 1}", n_train)  # a line every LIFTGWAS_PROGRESS_SECONDS
         for x, c, y in data.batches("train", settings.batch_size, order, device):
             loss = data_loss(model, data.kind, x, c, y, pos_weight)
             if settings.l1 > 0:
@@ -296,6 +298,7 @@ def train_model(
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
+            progress.update(len(y))
             batches += 1
         early = evaluate(model, data, "early_stop", settings.batch_size * 4, device, offset)
         if scheduler is not None:

@@ -14,8 +14,6 @@ rule deeplift:
         "logs/deeplift/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
     benchmark:
         "benchmarks/deeplift/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.deeplift_mem_mb(

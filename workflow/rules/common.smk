@@ -43,6 +43,10 @@ localrules:
     miami,
     qq,
     seed_figure,
+    seed_stability,
+    report_table1,
+    report_model_selection,
+    report_training_metrics,
 
 
 wildcard_constraints:
@@ -189,7 +193,7 @@ def extra_targets():
     """Targets of stages included after this file (comparison plots, QC summaries)."""
     return [
         target
-        for name in ("compare_targets", "qc_targets")
+        for name in ("compare_targets", "qc_targets", "report_targets")
         if name in globals()
         for target in globals()[name]()
     ]

@@ -36,6 +36,11 @@ def seed_figure_runs(wildcards):
     return retrain_runs(wildcards.sim_dataset, wildcards.trait)[:2]
 
 
+def stability_runs(wildcards):
+    """Every retrain run of the selected model (known after select_model ran)."""
+    return retrain_runs(wildcards.dataset, wildcards.trait)
+
+
 def seed_figure_title(wildcards):
     run = seed_figure_runs(wildcards)[0]
     return f"{figure_title(wildcards)}, selected model {run['arch']}, L1 = {run['l1']}"
@@ -49,6 +54,7 @@ def compare_targets():
         targets += [f"{figures}/miami.png", f"{figures}/miami.pdf"]
         targets += [f"{figures}/qq.png", f"{figures}/qq.pdf"]
         targets += [f"results/compare/{dataset}/{trait}/top_hits.tsv"]
+        targets += [f"{figures}/seed_stability.png"]
         if STUDY.datasets[dataset].simulated:
             targets += [f"{figures}/seeds.png", f"{figures}/seeds.pdf"]
     if STUDY.simulated_names():
@@ -100,8 +106,6 @@ rule miami:
         "logs/miami/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/miami/{dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         title=figure_title,
         trait=lambda wc: wc.trait,
@@ -127,8 +131,6 @@ rule qq:
         "logs/qq/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/qq/{dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         title=figure_title,
     script:
@@ -162,8 +164,6 @@ rule top_hits:
         "logs/top_hits/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/top_hits/{dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         k=config["recall"]["top_k"],
         dataset=lambda wc: wc.dataset,
@@ -195,8 +195,6 @@ rule seed_figure:
         "logs/seed_figure/{sim_dataset}/{trait}.log",
     benchmark:
         "benchmarks/seed_figure/{sim_dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         seeds=lambda wc: [run["seed"] for run in seed_figure_runs(wc)],
         trait=lambda wc: wc.trait,
@@ -205,6 +203,35 @@ rule seed_figure:
         score_unit=score_unit,
     script:
         "../scripts/plot_seeds.py"
+
+
+rule seed_stability:
+    input:
+        scores=lambda wc: [run["scores"] for run in stability_runs(wc)],
+    output:
+        png=report(
+            "results/figures/{dataset}/{trait}/seed_stability.png",
+            caption="../report/seed_stability.rst",
+            category="GWAS vs DeepLIFT",
+            subcategory="{dataset} {trait}",
+            labels={
+                "figure": "Seed stability (all retrain seeds)",
+                "dataset": "{dataset}",
+                "trait": "{trait}",
+            },
+        ),
+        pdf="results/figures/{dataset}/{trait}/seed_stability.pdf",
+        tsv="results/compare/{dataset}/{trait}/seed_stability.tsv",
+    log:
+        "logs/seed_stability/{dataset}/{trait}.log",
+    benchmark:
+        "benchmarks/seed_stability/{dataset}/{trait}.tsv"
+    params:
+        seeds=lambda wc: [run["seed"] for run in stability_runs(wc)],
+        k=config["recall"]["top_k"],
+        title=lambda wc: f"{figure_title(wc)}: agreement of the retrain seeds",
+    script:
+        "../scripts/plot_seed_stability.py"
 
 
 rule recall_comparison:
@@ -219,24 +246,22 @@ rule recall_comparison:
         tsv=report(
             "results/compare/recall_gwas_vs_deeplift.tsv",
             caption="../report/recall_comparison.rst",
-            category="GWAS vs DeepLIFT",
-            subcategory="Recall over all settings",
+            category="Recall",
+            subcategory="GWAS vs DeepLIFT",
             labels={"table": "GWAS vs DeepLIFT recall (TSV)"},
         ),
         md="results/compare/recall_gwas_vs_deeplift.md",
         html=report(
             "results/compare/recall_gwas_vs_deeplift.html",
             caption="../report/recall_comparison.rst",
-            category="GWAS vs DeepLIFT",
-            subcategory="Recall over all settings",
+            category="Recall",
+            subcategory="GWAS vs DeepLIFT",
             labels={"table": "GWAS vs DeepLIFT recall"},
         ),
     log:
         "logs/recall_comparison.log",
     benchmark:
         "benchmarks/recall_comparison.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         k=config["recall"]["top_k"],
     script:
@@ -258,8 +283,6 @@ rule method_recall:
         "logs/method_recall/{sim_dataset}/{trait}.log",
     benchmark:
         "benchmarks/method_recall/{sim_dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         k=config["recall"]["top_k"],
         window_bp=config["recall"]["locus_window_kb"] * 1000,
@@ -300,8 +323,6 @@ rule recall_by_class_table:
         "logs/recall_by_class_table.log",
     benchmark:
         "benchmarks/recall_by_class_table.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         k=config["recall"]["top_k"],
     script:

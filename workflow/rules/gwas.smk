@@ -14,8 +14,6 @@ rule gwas:
         "logs/gwas/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/gwas/{dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.gwas_mem_mb(
@@ -65,8 +63,6 @@ rule gwas_genotypic:
         "logs/gwas_genotypic/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/gwas_genotypic/{dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         # plink2's --glm streams the variants: its workspace hardly grows with N or M,
@@ -91,8 +87,6 @@ rule epistasis_scan:
         "logs/epistasis_scan/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/epistasis_scan/{dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=2000,

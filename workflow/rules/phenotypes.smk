@@ -14,8 +14,6 @@ rule phenotypes:
         "logs/phenotypes/{cohort}.log",
     benchmark:
         "benchmarks/phenotypes/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         traits=lambda w: cohort_settings(w)["traits"],
         config_key=lambda w: f"cohorts.{w.cohort}.traits",
@@ -35,8 +33,6 @@ rule covariates:
         "logs/covariates/{cohort}.log",
     benchmark:
         "benchmarks/covariates/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=qc_mem_mb,

@@ -136,8 +136,6 @@ rule synthetic_ukb_cohort:
         "logs/synthetic_ukb_cohort/ukb_synth.log",
     benchmark:
         "benchmarks/synthetic_ukb_cohort/ukb_synth.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         prefix=lambda w, output: output[0][: -len(".bed")],
         spec={"seed": 2024},
@@ -159,8 +157,6 @@ rule qc_import_genotypes:
         "logs/qc_import_genotypes/{cohort}.log",
     benchmark:
         "benchmarks/qc_import_genotypes/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=qc_mem_mb,
@@ -184,8 +180,6 @@ rule qc_sample_missingness:
         "logs/qc_sample_missingness/{cohort}.log",
     benchmark:
         "benchmarks/qc_sample_missingness/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=qc_mem_mb,
@@ -208,8 +202,6 @@ rule qc_sex:
         "logs/qc_sex/{cohort}.log",
     benchmark:
         "benchmarks/qc_sex/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         prefix=cohort_genotype_prefix,
         settings=cohort_part("qc.sex", "qc.warn_removed_fraction"),
@@ -228,8 +220,6 @@ rule qc_ancestry:
         "logs/qc_ancestry/{cohort}.log",
     benchmark:
         "benchmarks/qc_ancestry/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=qc_mem_mb,
@@ -255,8 +245,6 @@ rule qc_relatedness:
         "logs/qc_relatedness/{cohort}.log",
     benchmark:
         "benchmarks/qc_relatedness/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=qc_mem_mb,
@@ -280,8 +268,6 @@ rule qc_variants:
         "logs/qc_variants/{cohort}.log",
     benchmark:
         "benchmarks/qc_variants/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=qc_mem_mb,
@@ -313,8 +299,6 @@ rule qc_summary:
         "logs/qc_summary/{cohort}.log",
     benchmark:
         "benchmarks/qc_summary/{cohort}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         prefix=cohort_genotype_prefix,
         traits=lambda w: cohort_settings(w)["traits"],

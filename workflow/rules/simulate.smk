@@ -13,8 +13,6 @@ rule simulate_dataset:
         "logs/simulate_dataset/{sim_dataset}.log",
     benchmark:
         "benchmarks/simulate_dataset/{sim_dataset}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     resources:
         mem_mb=lambda w, attempt: resource_model.simulate_mem_mb(
             wc.simulated_n_samples(
@@ -42,8 +40,6 @@ rule simulated_covariates:
         "logs/simulated_covariates/{sim_dataset}.log",
     benchmark:
         "benchmarks/simulated_covariates/{sim_dataset}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         n_pcs=config["gwas"]["n_pcs"],
         seed=lambda wc: simulated_dataset_seed(wc.sim_dataset),

@@ -10,8 +10,6 @@ rule split:
         "logs/split/{dataset}.log",
     benchmark:
         "benchmarks/split/{dataset}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         seed=config["split"]["seed"],
         train=config["split"]["train"],
@@ -31,8 +29,6 @@ rule genotype_store:
         "logs/genotype_store/{dataset}.log",
     benchmark:
         "benchmarks/genotype_store/{dataset}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.store_mem_mb(
             input.fam, attempt
@@ -55,8 +51,6 @@ rule train:
         "logs/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
     benchmark:
         "benchmarks/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.train_mem_mb(
@@ -98,8 +92,6 @@ checkpoint select_model:
         "logs/select_model/{group}/{trait}.log",
     benchmark:
         "benchmarks/select_model/{group}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         grid_keys=lambda wc: [run["key"] for run in grid_runs(wc.group, wc.trait)],
         retrain_seeds=config["model"]["retrain_seeds"],
@@ -116,8 +108,6 @@ rule selected_scores:
         "logs/selected_scores/{dataset}/{trait}.log",
     benchmark:
         "benchmarks/selected_scores/{dataset}/{trait}.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     script:
         "../scripts/selected_scores.py"
 
@@ -133,14 +123,14 @@ rule recall_table:
             "results/recall/table1.tsv",
             caption="../report/recall.rst",
             category="Recall",
+            subcategory="Table 1",
+            labels={"table": "Table 1 (TSV)"},
         ),
         markdown="results/recall/table1.md",
     log:
         "logs/recall_table.log",
     benchmark:
         "benchmarks/recall_table.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         runs=lambda wc: recall_runs(),
         top_k=config["recall"]["top_k"],
@@ -163,18 +153,20 @@ rule training_summary:
             "results/selection/training_metrics.tsv",
             caption="../report/training.rst",
             category="Model selection",
+            subcategory="Training metrics",
+            labels={"table": "Training metrics (TSV)"},
         ),
         grids=report(
             "results/selection/model_selection.tsv",
             caption="../report/grid.rst",
             category="Model selection",
+            subcategory="Selection grid",
+            labels={"table": "Model-selection grid (TSV)"},
         ),
     log:
         "logs/training_summary/training_summary.log",
     benchmark:
         "benchmarks/training_summary/training_summary.tsv"
-    conda:
-        "../../envs/liftgwas.yaml"
     params:
         runs=lambda wc: [
             {**run["key"], "group": group, "trait": trait}
