@@ -185,7 +185,9 @@ class Dataset:
         return dict(zip(truth["variant_id"], truth["beta"].astype(float)))
 
     def gwas_scores(self) -> pd.Series:
-        table = pd.read_csv(self.sumstats, sep="\t", dtype={"variant_id": str})
+        from liftgwas.compare import read_sumstats  # GWAS-SSF: the .bim ID is bim_id, −log10 p neg_log_10_p_value
+
+        table = read_sumstats(self.sumstats)
         return pd.Series(table["neg_log10_p_value"].to_numpy(dtype=float), index=table["variant_id"].to_numpy())
 
     def pc_r2(self) -> np.ndarray:
