@@ -48,6 +48,10 @@ AGGREGATIONS = {
     "seed_figure",
     "method_recall",
     "recall_by_class_table",
+    "seed_stability",
+    "report_table1",
+    "report_model_selection",
+    "report_training_metrics",
     "all",
 }
 
