@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from liftgwas.recall import table1, topk_recall
-from liftgwas.selection import average_scores, select, summarise_grid
+from liftgwas.attribution import seed_average_table
+from liftgwas.selection import select, summarise_grid
 
 
 def grid_with_best(best_arch, best_l1, rng):
@@ -61,9 +62,11 @@ def test_recall_on_a_constructed_ranking():
 
 
 def test_average_scores_and_table1():
-    t1 = pd.DataFrame({"variant_id": ["a", "b"], "chromosome": ["1", "1"], "base_pair_location": [1, 2], "score": [1.0, 3.0]})
+    t1 = pd.DataFrame({"variant_id": ["a", "b"], "chromosome": ["1", "1"], "base_pair_location": [1, 2],
+                       "effect_allele": ["A", "C"], "other_allele": ["G", "T"], "attribution_per_allele": [0.1, -0.2],
+                       "score": [1.0, 3.0], "score_se": [0.1, 0.1]})
     t2 = t1.assign(score=[3.0, 5.0])
-    avg = average_scores([t1, t2])
+    avg = seed_average_table([t1, t2])
     assert avg["score"].tolist() == [2.0, 4.0] and avg["n_seeds"].iloc[0] == 2
     runs = pd.DataFrame(
         [dict(group="sim-a1", sparsity=1.0, trait="binary", dataset="d", arch="64x256", l1="1", seed=s, k=10, recall=r)

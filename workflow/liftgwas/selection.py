@@ -112,19 +112,3 @@ def select(grid: pd.DataFrame) -> dict:
         "grid_edges": edges,
         "advice": edge_advice(edges),
     }
-
-
-def average_scores(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """Mean (and sd) of per-run DeepLIFT scores over the retrain seeds, per SNP."""
-    if not tables:
-        raise ValueError("no score tables to average")
-    first = tables[0]
-    for t in tables[1:]:
-        if not t["variant_id"].equals(first["variant_id"]):
-            raise ValueError("score tables list different variants")
-    scores = np.column_stack([t["score"].to_numpy() for t in tables])
-    out = first[["variant_id", "chromosome", "base_pair_location"]].copy()
-    out["score"] = scores.mean(axis=1)
-    out["score_sd"] = scores.std(axis=1, ddof=1) if len(tables) > 1 else 0.0
-    out["n_seeds"] = len(tables)
-    return out
