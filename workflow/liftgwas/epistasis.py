@@ -36,14 +36,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .atomic import write_tsv
+from .cohort.plink2 import run_plink_tool, workdir
 from .errors import InputError
 from .gwas_genotypic import PHENO_NAME, write_plink_inputs
 from .plink import Bed
@@ -173,19 +172,8 @@ def residualise(y: np.ndarray, covariates: np.ndarray) -> np.ndarray:
 
 
 def run_plink19(args: list[str], out: Path, *, what: str, threads: int = 1, memory_mb: int | None = None) -> str:
-    cmd = [plink19_executable(), *map(str, args), "--out", str(out), "--threads", str(threads)]
-    if memory_mb:
-        cmd += ["--memory", str(int(memory_mb))]
-    log.info("plink 1.9 (%s): %s", what, " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    plink_log = Path(f"{out}.log")
-    text = plink_log.read_text() if plink_log.exists() else proc.stdout
-    log.info("plink 1.9 log (%s):\n%s", what, text.rstrip())
-    if proc.returncode != 0:
-        errors = [line for line in (proc.stderr + "\n" + text).splitlines() if line.lower().startswith("error")]
-        raise Plink19Error(f"plink 1.9 failed ({what}), exit code {proc.returncode}: "
-                           f"{'; '.join(errors) or proc.stderr.strip()[-500:] or '(no message)'}")
-    return text
+    return run_plink_tool(plink19_executable(), "plink 1.9", Plink19Error, args, out,
+                          what=what, threads=threads, memory_mb=memory_mb)
 
 
 def run_scan(
@@ -203,8 +191,7 @@ def run_scan(
         write_tsv(snps_out, skipped_ranking(bed.bim, "skipped_max_snps"))
         write_tsv(pairs_out, pd.DataFrame(columns=PAIR_COLUMNS))
         return skipped_ranking(bed.bim, "skipped_max_snps"), pd.DataFrame(columns=PAIR_COLUMNS)
-    with tempfile.TemporaryDirectory(prefix="epistasis-", dir=Path(snps_out).parent) as tmp:
-        tmp = Path(tmp)
+    with workdir(Path(snps_out)) as tmp:  # removes what a killed scan left
         pheno, covar, n, names = write_plink_inputs(bed, traits_tsv, covariates_tsv, trait, kind, tmp)
         if kind == "quantitative" and covar is not None:
             table = pd.read_csv(pheno, sep="\t", dtype={"FID": str, "IID": str})

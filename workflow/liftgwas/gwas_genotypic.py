@@ -29,7 +29,6 @@ still get a p-value; plink2's ERRCODE is kept in ``status``.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ from .atomic import write_tsv
 from .errors import InputError
 from .gwas import format_p_values, load_samples
 from .plink import Bed
-from .cohort.plink2 import run_plink2
+from .cohort.plink2 import run_plink2, workdir
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +150,7 @@ def run_genotypic_gwas(
     """Run the 2-df genotypic GWAS of ``trait`` with plink2 and write its summary statistics
     (the additive GWAS's columns plus the dominance deviation) to ``out_path``."""
     bed = Bed(bed_prefix)
-    with tempfile.TemporaryDirectory(prefix="genotypic-", dir=Path(out_path).parent) as tmp:
-        tmp = Path(tmp)
+    with workdir(Path(out_path)) as tmp:  # removes what a killed run left
         pheno, covar, n, names = write_plink_inputs(bed, traits_tsv, covariates_tsv, trait, kind, tmp)
         log.info("2-df genotypic GWAS of %s trait '%s': %d samples, %d SNPs, covariates: %s",
                  kind, trait, n, bed.n_snps, ", ".join(names) or "none")

@@ -32,21 +32,32 @@ def plink2_executable() -> str:
     return found
 
 
-def run_plink2(args: list[str], out: Path, *, what: str, threads: int = 1, memory_mb: int | None = None) -> Path:
-    """Run plink2 with ``--out out``; copy its log into ours; raise Plink2Error on failure."""
-    cmd = [plink2_executable(), *map(str, args), "--out", str(out), "--threads", str(threads)]
+def run_plink_tool(executable: str, tool: str, error: type[Exception], args: list[str], out: Path, *,
+                   what: str, threads: int = 1, memory_mb: int | None = None) -> str:
+    """Run a PLINK executable (plink2, plink 1.9) with ``--out out``; copy its log into ours.
+
+    Returns the tool's log text; raises ``error`` with the tool's own error lines on failure.
+    """
+    cmd = [executable, *map(str, args), "--out", str(out), "--threads", str(threads)]
     if memory_mb:
         cmd += ["--memory", str(int(memory_mb))]
-    log.info("plink2 (%s): %s", what, " ".join(cmd))
+    log.info("%s (%s): %s", tool, what, " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True)
     plink_log = Path(f"{out}.log")
     text = plink_log.read_text() if plink_log.exists() else proc.stdout
-    log.info("plink2 log (%s):\n%s", what, text.rstrip())
+    log.info("%s log (%s):\n%s", tool, what, text.rstrip())
     if proc.returncode != 0:
         errors = [line for line in (proc.stderr + "\n" + text).splitlines() if line.lower().startswith("error")]
         detail = "; ".join(errors) or proc.stderr.strip()[-500:] or "(no message)"
-        raise Plink2Error(f"plink2 failed ({what}), exit code {proc.returncode}: {detail}")
-    return plink_log
+        raise error(f"{tool} failed ({what}), exit code {proc.returncode}: {detail}")
+    return text
+
+
+def run_plink2(args: list[str], out: Path, *, what: str, threads: int = 1, memory_mb: int | None = None) -> Path:
+    """Run plink2 with ``--out out``; copy its log into ours; raise Plink2Error on failure."""
+    run_plink_tool(plink2_executable(), "plink2", Plink2Error, args, out,
+                   what=what, threads=threads, memory_mb=memory_mb)
+    return Path(f"{out}.log")
 
 
 @contextlib.contextmanager
