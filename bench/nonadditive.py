@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 from liftgwas import genostore, gwas, pca, recall, simulate, split  # noqa: E402
 from liftgwas.atomic import write_json  # noqa: E402
-from liftgwas.attribution import deeplift_scores  # noqa: E402
+from liftgwas.attribution import AttributionSettings, deeplift_scores  # noqa: E402
 from liftgwas.data import load_training_data  # noqa: E402
 from liftgwas.plink import Bed  # noqa: E402
 from liftgwas.train import TrainSettings, train_model  # noqa: E402
@@ -129,6 +129,15 @@ def scan_strength(directory: Path):
 
 def deeplift_strength(directory: Path, args, trait: str = TRAIT, kind: str = KIND,
                       store: str = "store", prefix: str = "plink") -> tuple[pd.Series, dict]:
+    strengths, timing = attribution_strengths(directory, args, ("deeplift",), trait, kind, store, prefix)
+    return strengths["deeplift"], timing
+
+
+def attribution_strengths(directory: Path, args, methods=("deeplift",), trait: str = TRAIT, kind: str = KIND,
+                          store: str = "store", prefix: str = "plink") -> tuple[dict, dict]:
+    """The grid + selection + retrain of the docstring; per attribution method (Captum's, as
+    attribution.method) the seed-averaged score of the retrained models. ``args.pairwise``
+    / ``args.fm_rank`` (absent: none) are model.pairwise / model.fm_rank."""
     c = Clock()
     data = load_training_data(directory / store, directory / f"{prefix}.fam", directory / "traits.tsv",
                               directory / "covariates.tsv", directory / "split.tsv", trait=trait, kind=kind,
@@ -137,7 +146,8 @@ def deeplift_strength(directory: Path, args, trait: str = TRAIT, kind: str = KIN
 
     def fit(l1, seed):
         settings = TrainSettings(arch=args.arch, l1=l1, l1_scaling="sum_over_n_train", seed=seed, batch_size=128,
-                                 learning_rate=args.learning_rate, max_epochs=args.max_epochs, patience=args.patience)
+                                 learning_rate=args.learning_rate, max_epochs=args.max_epochs, patience=args.patience,
+                                 pairwise=getattr(args, "pairwise", "none"), fm_rank=getattr(args, "fm_rank", 8))
         return train_model(data, settings, device=torch.device("cpu"))
 
     grid = []
@@ -153,19 +163,23 @@ def deeplift_strength(directory: Path, args, trait: str = TRAIT, kind: str = KIN
         best = max(means.index, key=lambda l1: (means[l1], l1))
     else:  # one L1 value: nothing to select
         best = args.l1[0]
-    reference = None
-    scores, retrain = [], []
+    scores, retrain = {m: [] for m in methods}, []
     for seed in args.retrain_seeds:
         model, metrics = fit(best, seed)
         reference = torch.from_numpy(data.mean_genotype("train") - data.store.mean)
-        result = deeplift_scores(model, data, reference, split="validation", chunk_size=512)
-        scores.append(result.score)
+        deltas = {}
+        for method in methods:
+            result = deeplift_scores(model, data, reference, split="validation", chunk_size=512,
+                                     settings=AttributionSettings(method=method), seed=seed)
+            scores[method].append(result.score)
+            deltas[method] = result.max_convergence_delta
         retrain.append({"seed": seed, "validation_auc": metrics.get("validation_auc"),
                         "validation_r2": metrics.get("validation_r2"), "epochs_run": metrics["epochs_run"],
-                        "best_epoch": metrics["best_epoch"], "validation_loglik": metrics["validation_loglik"]})
+                        "best_epoch": metrics["best_epoch"], "validation_loglik": metrics["validation_loglik"],
+                        "max_convergence_delta": deltas})
     timing = c.read()
     timing.update(selected_l1=best, grid=grid, retrain=retrain)
-    return pd.Series(np.mean(scores, axis=0), index=variant_ids), timing
+    return {m: pd.Series(np.mean(v, axis=0), index=variant_ids) for m, v in scores.items()}, timing
 
 
 def recall_tables(strengths: dict, pair_list, directory: Path, engine: str, truth: pd.DataFrame, ks) -> list[dict]:

@@ -22,6 +22,9 @@
 * ``warm_start: covariates`` starts the covariate term (and the output bias) from the
   covariate-only fit (logistic or linear regression of the trait on the covariates,
   training samples), so the first epochs need not learn population structure.
+* ``pairwise: fm`` adds the factorization-machine term of model.py (rank ``fm_rank``), its
+  V under the same L1 as the first layer; the two keys enter the fingerprint only when
+  pairwise is not none, so existing checkpoints still resume.
 * ``lr_schedule: plateau`` divides the learning rate by 3 when the early-stop loss has
   not improved for 2 epochs (torch ReduceLROnPlateau; its state is checkpointed).
 """
@@ -70,10 +73,12 @@ class TrainSettings:
     oversample_ratio: float = 1.0
     lr_schedule: str = "constant"
     warm_start: str = "none"
+    pairwise: str = "none"
+    fm_rank: int = 8
 
     def validate(self) -> None:
         """Errors name the config key of the bad value."""
-        from .model import INPUT_SCALINGS
+        from .model import INPUT_SCALINGS, PAIRWISE
 
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"config key model.input_scaling: {self.input_scaling!r} is not one of {list(INPUT_SCALINGS)}")
@@ -85,11 +90,19 @@ class TrainSettings:
             raise ValueError(f"config key training.lr_schedule: {self.lr_schedule!r} is not one of {list(LR_SCHEDULES)}")
         if self.warm_start not in WARM_STARTS:
             raise ValueError(f"config key training.warm_start: {self.warm_start!r} is not one of {list(WARM_STARTS)}")
+        if self.pairwise not in PAIRWISE:
+            raise ValueError(f"config key model.pairwise: {self.pairwise!r} is not one of {list(PAIRWISE)}")
+        if isinstance(self.fm_rank, bool) or not isinstance(self.fm_rank, int) or self.fm_rank < 1:
+            raise ValueError(f"config key model.fm_rank: must be an integer >= 1, got {self.fm_rank!r}")
 
     def fingerprint(self, data: TrainingData) -> str:
+        fields = asdict(self)
+        if self.pairwise == "none":  # fm_rank is then unused; old checkpoints keep their fingerprint
+            fields.pop("pairwise")
+            fields.pop("fm_rank")
         key = json.dumps(
             {
-                **asdict(self),
+                **fields,
                 "n_snps": data.n_snps,
                 "kind": data.kind,
                 "covariates": data.covariate_names,
@@ -251,7 +264,7 @@ def train_model(
     offset = balance["logit_offset"]
     ratio = settings.oversample_ratio if data.kind == "binary" and settings.class_balance == "oversample" else None
     torch.manual_seed(settings.seed)
-    model = GenotypeModel(data.n_snps, len(data.covariate_names), settings.arch)
+    model = GenotypeModel(data.n_snps, len(data.covariate_names), settings.arch, settings.pairwise, settings.fm_rank)
     # a fixed buffer, not a parameter: set before training, saved with the weights
     model.snps.input_scale.copy_(torch.from_numpy(data.input_scale(settings.input_scaling)))
     if settings.warm_start == "covariates":
@@ -367,6 +380,8 @@ def save_model(
         "kind": data.kind,
         "settings": asdict(settings),
         "input_scaling": settings.input_scaling,
+        "pairwise": settings.pairwise,
+        "fm_rank": settings.fm_rank,
         "logit_offset": (metrics or {}).get("class_balance", {}).get("logit_offset", 0.0),
         # DeepLIFT reference: the mean genotype of the training samples, in the centred
         # input space the network sees (inputs are dosage minus the all-sample mean)
@@ -378,7 +393,11 @@ def save_model(
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[GenotypeModel, dict]:
     payload = torch.load(path, map_location=device, weights_only=False)
-    model = GenotypeModel(payload["n_snps"], len(payload["covariate_names"]), payload["arch"])
+    # model files written before the pairwise term existed have none
+    payload.setdefault("pairwise", "none")
+    payload.setdefault("fm_rank", 8)
+    model = GenotypeModel(payload["n_snps"], len(payload["covariate_names"]), payload["arch"],
+                          payload["pairwise"], payload["fm_rank"])
     state = dict(payload["state_dict"])
     # model files written before input scaling existed were centred
     state.setdefault("snps.input_scale", torch.ones(payload["n_snps"]))

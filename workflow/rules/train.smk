@@ -76,6 +76,8 @@ rule train:
         oversample_ratio=config["training"].get("oversample_ratio", 1.0),
         lr_schedule=config["training"].get("lr_schedule", "constant"),
         warm_start=config["training"].get("warm_start", "none"),
+        pairwise=config["model"].get("pairwise", "none"),
+        fm_rank=config["model"].get("fm_rank", 8),
         # not an output: a killed job leaves it behind and the rerun resumes from it
         checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/{wc.arch}/l1_{wc.l1}/seed_{wc.seed}/checkpoint.pt",
     script:

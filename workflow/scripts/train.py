@@ -37,6 +37,8 @@ settings = TrainSettings(
     oversample_ratio=p.oversample_ratio,
     lr_schedule=p.lr_schedule,
     warm_start=p.warm_start,
+    pairwise=p.pairwise,
+    fm_rank=p.fm_rank,
 )
 device = pick_device()
 log.info("training %s on %s: %s", p.trait, device, settings)
