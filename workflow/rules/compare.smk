@@ -307,16 +307,16 @@ rule recall_by_class_table:
         tsv=report(
             "results/compare/recall_by_class.tsv",
             caption="../report/recall_by_class.rst",
-            category="GWAS vs DeepLIFT",
-            subcategory="Recall over all settings",
+            category="Recall",
+            subcategory="By effect class and method",
             labels={"table": "Recall by effect class and method (TSV)"},
         ),
         md="results/compare/recall_by_class.md",
         html=report(
             "results/compare/recall_by_class.html",
             caption="../report/recall_by_class.rst",
-            category="GWAS vs DeepLIFT",
-            subcategory="Recall over all settings",
+            category="Recall",
+            subcategory="By effect class and method",
             labels={"table": "Recall by effect class and method"},
         ),
     log:
