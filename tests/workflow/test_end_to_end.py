@@ -161,7 +161,7 @@ def test_html_report_holds_the_tables_and_figures(finished_study):
     assert "<table>" in selection and "mean_validation_loglik" in selection
     # one category per topic: recall tables only under "Recall", labels instead of paths
     for label in ('"Table 1"', '"Table 1 (TSV)"', '"GWAS vs DeepLIFT recall"', '"Model-selection grid"',
-                  '"Training metrics"'):
+                  '"Training metrics"', '"Recall by effect class and method"'):
         assert label in text, label
     assert "Recall over all settings" not in text
 
