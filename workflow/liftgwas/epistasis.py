@@ -34,15 +34,13 @@ The scan is M^2/2 tests: the workflow runs it only when a dataset has at most
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .atomic import write_tsv
-from .cohort.plink2 import run_plink_tool, workdir
+from .cohort.plink2 import find_executable, run_plink_tool, workdir
 from .errors import InputError
 from .gwas_genotypic import PHENO_NAME, write_plink_inputs
 from .plink import Bed
@@ -61,12 +59,7 @@ class Plink19Error(RuntimeError):
 
 
 def plink19_executable() -> str:
-    exe = os.environ.get("LIFTGWAS_PLINK19", "plink1.9")
-    found = shutil.which(exe)
-    if not found:
-        raise Plink19Error(f"plink 1.9 not found (looked for '{exe}' on PATH; set LIFTGWAS_PLINK19 to override). "
-                           "Install the Debian package plink1.9 (`make system-deps`).")
-    return found
+    return find_executable("LIFTGWAS_PLINK19", "plink1.9", "plink 1.9", "plink1.9", Plink19Error)
 
 
 def _split_line(path: Path, line_no: int, line: str, n_fields: int) -> list[str]:

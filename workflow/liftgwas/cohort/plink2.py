@@ -21,15 +21,20 @@ class Plink2Error(RuntimeError):
     pass
 
 
-def plink2_executable() -> str:
-    exe = os.environ.get("LIFTGWAS_PLINK2", "plink2")
+def find_executable(env_var: str, default: str, tool: str, package: str, error: type[Exception]) -> str:
+    """The PLINK binary on PATH (``env_var`` overrides its name); ``error`` says how to install it."""
+    exe = os.environ.get(env_var, default)
     found = shutil.which(exe)
     if not found:
-        raise Plink2Error(
-            f"plink2 not found (looked for '{exe}' on PATH; set LIFTGWAS_PLINK2 to override). "
-            "Install the Debian package plink2 (`make system-deps`)."
+        raise error(
+            f"{tool} not found (looked for '{exe}' on PATH; set {env_var} to override). "
+            f"Install the Debian package {package} (`make system-deps`)."
         )
     return found
+
+
+def plink2_executable() -> str:
+    return find_executable("LIFTGWAS_PLINK2", "plink2", "plink2", "plink2", Plink2Error)
 
 
 def run_plink_tool(executable: str, tool: str, error: type[Exception], args: list[str], out: Path, *,
