@@ -150,10 +150,18 @@ def _quantitative_values(chunk: pd.DataFrame, table: UkbTable, definition: dict,
                 line=first_line + row,
                 field=cols[col],
             )
-    aggregate = definition.get("aggregate", "mean")
+    return aggregate_and_transform(values, definition.get("aggregate", "mean"), transform)
+
+
+def aggregate_and_transform(values: np.ndarray, aggregate: str, transform: str) -> np.ndarray:
+    """One value per row from its instances/columns (NaN = missing), then ``transform``d.
+
+    Shared by the UK Biobank and PLINK-file readers; positivity for log transforms is
+    checked by the callers, which know the file line to blame.
+    """
     present = ~np.isnan(values)
     any_present = present.any(axis=1)
-    result = np.full(len(chunk), np.nan)
+    result = np.full(len(values), np.nan)
     if any_present.any():
         v = values[any_present]
         if aggregate == "first":

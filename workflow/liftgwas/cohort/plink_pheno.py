@@ -199,7 +199,7 @@ def binary_trait(table: PlinkTable, column: str, coding: str, used_by: str) -> t
 
 def quantitative_trait(table: PlinkTable, columns: list[str], aggregate: str, transform: str, used_by: str) -> pd.Series:
     """A quantitative trait from one column (or several, aggregated), -9/NA missing, transformed."""
-    from .phenotypes import TRANSFORMS
+    from .phenotypes import aggregate_and_transform
 
     frame = pd.DataFrame({c: table.numeric(c, used_by) for c in columns})
     values = frame.to_numpy(dtype=float)
@@ -211,17 +211,7 @@ def quantitative_trait(table: PlinkTable, columns: list[str], aggregate: str, tr
                 table.path, f"{used_by}: value {values[row, col]:g} cannot be {transform}-transformed (must be > 0)",
                 line=row + 2, field=columns[col],
             )  # fmt: skip
-    present = ~np.isnan(values)
-    result = np.full(len(frame), np.nan)
-    rows = present.any(axis=1)
-    if rows.any():
-        v = values[rows]
-        if aggregate == "first":
-            result[rows] = v[np.arange(len(v)), np.argmax(~np.isnan(v), axis=1)]
-        else:
-            result[rows] = getattr(np, f"nan{aggregate}")(v, axis=1)
-    fn = TRANSFORMS[transform]
-    result = fn(result) if fn is not None else result
+    result = aggregate_and_transform(values, aggregate, transform)
     log.info("%s: %s quantitative from %s (%s, transform %s): %d values, %d missing", table.path, used_by,
              ",".join(columns), aggregate, transform, int(np.isfinite(result).sum()), int(np.isnan(result).sum()))  # fmt: skip
     return pd.Series(result, index=frame.index)
