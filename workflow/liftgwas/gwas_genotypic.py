@@ -37,28 +37,16 @@ from scipy import stats
 
 from .atomic import write_tsv
 from .errors import InputError
-from .gwas import format_p_values, load_samples
+from .gwas import SUMSTATS_COLUMNS as ADDITIVE_COLUMNS, format_p_values, load_samples
 from .plink import Bed
 from .cohort.plink2 import run_plink2, workdir
 
 log = logging.getLogger(__name__)
 
-COLUMNS = [
-    "chromosome",
-    "base_pair_location",
-    "effect_allele",
-    "other_allele",
-    "beta",
-    "standard_error",
-    "beta_dominance_deviation",
-    "standard_error_dominance_deviation",
-    "effect_allele_frequency",
-    "p_value",
-    "neg_log10_p_value",
-    "n",
-    "variant_id",
-    "status",
-]
+# the additive GWAS's association table with the dominance deviation after its beta / SE
+_AFTER_SE = ADDITIVE_COLUMNS.index("standard_error") + 1
+COLUMNS = [*ADDITIVE_COLUMNS[:_AFTER_SE], "beta_dominance_deviation", "standard_error_dominance_deviation",
+           *ADDITIVE_COLUMNS[_AFTER_SE:]]
 PHENO_NAME = "trait"
 
 
