@@ -2,8 +2,11 @@
 
 Samples are matched by IID between the .fam (= store row order), the trait table, the
 covariate table and the split table. A sample with a missing trait or covariate is left
-out of that trait's data only. Nothing here holds genotypes: batches are decoded from
-the memory-mapped store on the fly.
+out of that trait's data only. Genotypes stay packed (2 bits each) until a batch is
+used: its rows are read from the store (positioned reads) or gathered from a resident
+copy of the packed matrix (``make_resident``, ``training.resident``), and decoded by
+liftgwas.device_decode on the device that uses them (a GPU receives the packed bytes,
+16x less than float32, and expands them itself).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .device_decode import decode_packed, normalize_device, packed_bytes, resolve_resident
 from .errors import InputError
 from .genostore import GenotypeStore
 from .plink import read_fam
@@ -33,6 +37,26 @@ class SplitData:
 
 
 @dataclass
+class ResidentRows:
+    """The packed rows of every split, with targets and covariates, on one device; split
+    ``s`` is rows ``offsets[s]:offsets[s] + len`` of ``packed`` (the splits in SPLITS order)."""
+
+    device: torch.device
+    packed: torch.Tensor  # uint8 (n, ceil(M / 4))
+    offsets: dict[str, int]
+    covariates: dict[str, torch.Tensor]
+    y: dict[str, torch.Tensor]
+
+    @property
+    def nbytes(self) -> int:
+        return self.packed.numel()
+
+
+# rows read per step when a resident matrix is filled (bounds the host buffer to ~64 MiB)
+RESIDENT_FILL_BYTES = 64 << 20
+
+
+@dataclass
 class TrainingData:
     store: GenotypeStore
     kind: str
@@ -41,10 +65,59 @@ class TrainingData:
     y_mean: float = 0.0
     y_sd: float = 1.0
     iids: dict[str, np.ndarray] = field(default_factory=dict)
+    resident: ResidentRows | None = field(default=None, repr=False, compare=False)
+    _means: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_snps(self) -> int:
         return self.store.n_snps
+
+    def store_mean(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The store mean (M,) float32 on ``device`` (copied there once)."""
+        device = normalize_device(device)
+        if device not in self._means:
+            self._means[device] = torch.from_numpy(self.store.mean).to(device)
+        return self._means[device]
+
+    def make_resident(self, device: torch.device | str, mode: str = "auto", *, reserve_bytes: int = 0,
+                      free_bytes: int | None = None) -> bool:
+        """Hold the packed rows of all splits on ``device`` if ``training.resident`` (``mode``)
+        says so (device_decode.resolve_resident: auto = on a GPU when it fits next to
+        ``reserve_bytes``); batches and decode_split on that device then gather rows there.
+        Returns whether the matrix is resident; a matrix held for another device is released.
+        """
+        device = normalize_device(device)
+        n = sum(len(part.rows) for part in self.splits.values())
+        if not resolve_resident(mode, n, self.n_snps, device, reserve_bytes=reserve_bytes, free_bytes=free_bytes):
+            self.resident = None
+            return False
+        if self.resident is not None and self.resident.device == device:
+            return True
+        self.resident = None  # free the old copy before the new one is filled
+        packed = torch.empty((n, self.store.row_bytes), dtype=torch.uint8, device=device)
+        pin = device.type == "cuda"
+        step = max(RESIDENT_FILL_BYTES // max(self.store.row_bytes, 1), 1)
+        offsets, at = {}, 0
+        for name in SPLITS:
+            rows = self.splits[name].rows
+            offsets[name] = at
+            for i in range(0, len(rows), step):
+                chunk = rows[i : i + step]
+                buffer = torch.empty((len(chunk), self.store.row_bytes), dtype=torch.uint8, pin_memory=pin)
+                self.store.read_rows(chunk, out=buffer.numpy())
+                packed[at : at + len(chunk)].copy_(buffer)  # synchronous: the buffer is reused
+                at += len(chunk)
+        self.resident = ResidentRows(
+            device=device,
+            packed=packed,
+            offsets=offsets,
+            covariates={k: torch.from_numpy(v.covariates).to(device) for k, v in self.splits.items()},
+            y={k: torch.from_numpy(v.y).to(device) for k, v in self.splits.items()},
+        )
+        return True
+
+    def _resident_on(self, device: torch.device) -> ResidentRows | None:
+        return self.resident if self.resident is not None and self.resident.device == device else None
 
     def batches(
         self,
@@ -53,31 +126,47 @@ class TrainingData:
         order: np.ndarray | None = None,
         device: torch.device | str = "cpu",
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Yield (x, c, y) tensors; x = dosages minus the store mean (centred inputs).
+        """Yield (x, c, y) tensors on ``device``; x = dosages minus the store mean (centred).
 
-        Decoding runs one batch ahead in a background thread (numpy releases the GIL),
-        with pinned memory when the device is a GPU; the batch order is fixed by
-        ``order``, so the result does not depend on the prefetching.
+        Where the packed bytes are decoded (device_decode.decode_packed, the same code):
+        * resident on ``device`` (make_resident): rows gathered and decoded there, no host work;
+        * streamed to a GPU: a background thread reads the packed rows into pinned memory,
+          they are copied (asynchronously) and decoded on the GPU;
+        * streamed on the CPU: the background thread reads and decodes (torch releases the
+          GIL), one batch ahead of the training step, as before.
+        The batch order is fixed by ``order``, so the result depends neither on the
+        prefetching nor on residency (the same bytes reach the same decoder).
         """
         part = self.splits[split]
-        order = np.arange(len(part.rows)) if order is None else order
-        device = torch.device(device)
-        pin = device.type == "cuda"
+        order = np.arange(len(part.rows)) if order is None else np.asarray(order)
+        device = normalize_device(device)
+        mean = self.store_mean(device)
+        resident = self._resident_on(device)
+        if resident is not None:
+            index = torch.from_numpy(np.ascontiguousarray(order, dtype=np.int64)).to(device)
+            rows = index + resident.offsets[split]
+            for i in range(0, len(order), batch_size):
+                x = decode_packed(resident.packed.index_select(0, rows[i : i + batch_size]), mean)
+                idx = index[i : i + batch_size]
+                yield x, resident.covariates[split].index_select(0, idx), resident.y[split].index_select(0, idx)
+            return
+        cuda = device.type == "cuda"
+
         def make(idx):
-            x = torch.from_numpy(self.store.decode(part.rows[idx], center=True))
+            buffer = torch.empty((len(idx), self.store.row_bytes), dtype=torch.uint8, pin_memory=cuda)
+            self.store.read_rows(part.rows[idx], out=buffer.numpy())
             c = torch.from_numpy(part.covariates[idx])
             y = torch.from_numpy(part.y[idx])
-            if pin:
-                x, c, y = x.pin_memory(), c.pin_memory(), y.pin_memory()
-            return x, c, y
+            if cuda:
+                return buffer, c.pin_memory(), y.pin_memory()
+            return decode_packed(buffer, mean), c, y
 
         chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         for x, c, y in _prefetch(make, chunks):
-            yield (
-                x.to(device, non_blocking=pin),
-                c.to(device, non_blocking=pin),
-                y.to(device, non_blocking=pin),
-            )
+            if cuda:  # x is still packed: 2 bits per genotype cross the bus
+                x = decode_packed(x.to(device, non_blocking=True), mean)
+                c, y = c.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            yield x, c, y
 
     def mean_genotype(self, split: str = "train", chunk: int = 1024) -> np.ndarray:
         """Mean (imputed) dosage per SNP over one split, streamed in sample chunks."""
@@ -123,9 +212,23 @@ class TrainingData:
         g = np.random.default_rng(seed)
         return np.sort(g.choice(total, size=min(n, total), replace=False))
 
-    def decode_split(self, split: str, positions: np.ndarray) -> torch.Tensor:
-        """Centred dosages of the given positions of a split, as one float32 tensor."""
-        return torch.from_numpy(self.store.decode(self.splits[split].rows[positions], center=True))
+    def decode_split(self, split: str, positions: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Centred dosages of the given positions of a split, as one float32 tensor on
+        ``device`` (decoded there, from the resident matrix when there is one)."""
+        device = normalize_device(device)
+        positions = np.asarray(positions, dtype=np.int64)
+        resident = self._resident_on(device)
+        if resident is not None:
+            rows = torch.from_numpy(positions + resident.offsets[split]).to(device)
+            packed = resident.packed.index_select(0, rows)
+        else:
+            packed = torch.from_numpy(self.store.read_rows(self.splits[split].rows[positions])).to(device)
+        return decode_packed(packed, self.store_mean(device))
+
+    @property
+    def packed_bytes(self) -> int:
+        """Bytes of the packed rows of all splits (what make_resident puts on the device)."""
+        return packed_bytes(sum(len(part.rows) for part in self.splits.values()), self.n_snps)
 
 
 def oversampled_order(y: np.ndarray, ratio: float, generator: torch.Generator) -> np.ndarray:

@@ -17,7 +17,8 @@ The conversion is plink2's: ``plink2 --export ind-major-bed`` writes exactly thi
 in bounded memory (``--memory``), 10x faster than the bit transpose this module used to
 do; ``--freq counts`` in the same run gives the per-variant means. The body is copied
 behind a .npy header with ``copy_file_range`` (in the kernel, no user-space buffer).
-Decoding a batch is one lookup-table gather (no Python loop per genotype).
+Decoding a batch is one lookup-table gather (no Python loop per genotype), done by
+liftgwas.device_decode on whichever device the batch is used on (the CPU or a GPU).
 """
 
 from __future__ import annotations
@@ -36,12 +37,6 @@ from .plink import BYTE_TO_DOSAGES, Bed, plink2_inputs
 
 log = logging.getLogger(__name__)
 
-# byte -> 4 float dosages with NaN for missing, for batch decoding; viewed as one 16-byte
-# value per byte so that decoding is a single gather (np.take) of 16-byte words
-_BYTE_TO_FLOATS = np.where(BYTE_TO_DOSAGES < 0, np.nan, BYTE_TO_DOSAGES).astype(np.float32)
-_BYTE_TO_FLOAT_WORDS = np.ascontiguousarray(_BYTE_TO_FLOATS).view(np.complex128).reshape(256)
-# bytes that hold at least one missing call (code 01)
-_BYTE_HAS_MISSING = (BYTE_TO_DOSAGES < 0).any(axis=1)
 PLINK2_MIN_MEMORY_MB = 640  # plink2 refuses a smaller --memory
 
 
@@ -137,10 +132,17 @@ class GenotypeStore:
         packed_path, mean_path = store_paths(prefix)
         return cls(packed_path, np.load(mean_path))
 
-    def read_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Packed bytes of the given rows (in the given order), shape (len(rows), M/4)."""
+    def read_rows(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Packed bytes of the given rows (in the given order), shape (len(rows), M/4).
+
+        ``out`` is an optional C-contiguous uint8 buffer of that shape to read into (e.g.
+        pinned host memory, from which a copy to the GPU runs asynchronously).
+        """
         rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty((len(rows), self.row_bytes), dtype=np.uint8)
+        if out is None:
+            out = np.empty((len(rows), self.row_bytes), dtype=np.uint8)
+        elif out.shape != (len(rows), self.row_bytes) or out.dtype != np.uint8 or not out.flags.c_contiguous:
+            raise ValueError(f"read_rows: out must be C-contiguous uint8 of shape {(len(rows), self.row_bytes)}")
         view = memoryview(out).cast("B")
         order = np.argsort(rows, kind="stable")  # read the file front to back
         for i in order:
@@ -153,14 +155,14 @@ class GenotypeStore:
         ``center`` subtracts the store mean in place (the network's input), so an imputed
         call becomes exactly 0.
         """
-        packed = self.read_rows(rows)
-        x = np.take(_BYTE_TO_FLOAT_WORDS, packed).view(np.float32).reshape(len(rows), -1)[:, : self.n_snps]
-        if impute and _BYTE_HAS_MISSING[packed].any():
-            missing = np.isnan(x)
-            x[missing] = np.broadcast_to(self.mean, x.shape)[missing]
-        if center:
-            x -= self.mean
-        return x
+        # the one decoder (torch, on CPU tensors here); imported here so that building the
+        # store (a numpy-only job, resources.store_mem_mb) does not load torch
+        import torch
+
+        from .device_decode import decode_packed
+
+        packed = torch.from_numpy(self.read_rows(rows))
+        return decode_packed(packed, torch.from_numpy(self.mean), center=center, impute=impute).numpy()
 
     def decode_int8(self, rows: np.ndarray) -> np.ndarray:
         """int8 dosages (len(rows), M) with -1 for missing (exact, for tests and tools)."""
