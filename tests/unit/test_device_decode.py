@@ -208,8 +208,9 @@ def test_attribution_chunk_is_the_configured_one_on_the_cpu_and_fills_the_gpu():
     free, m = 40 * GIB, 100_000
     chunk = dd.attribution_chunk_size(512, m, cuda, free_bytes=free)
     per_sample = dd.DEEPLIFT_ARRAYS_PER_SAMPLE * 4 * m
-    # the largest chunk whose arrays fit in the usable memory
-    assert chunk * per_sample <= dd.usable_bytes(free) < (chunk + 1) * per_sample
+    # the largest power of two of samples whose arrays fit in the usable memory
+    assert chunk & (chunk - 1) == 0
+    assert chunk * per_sample <= dd.usable_bytes(free) < 2 * chunk * per_sample
     assert chunk > 512
     # expanded methods (e.g. 32 SHAP references) take proportionally fewer samples
     assert dd.attribution_chunk_size(512, m, cuda, expansion=32, free_bytes=free) == chunk // 32

@@ -61,6 +61,7 @@ import torch
 from captum.attr import DeepLift, DeepLiftShap, GradientShap, IntegratedGradients, NoiseTunnel, Saliency
 
 from .data import TrainingData
+from .device_decode import attribution_chunk_size
 from .model import GenotypeModel
 from .progress import Progress
 
@@ -217,7 +218,7 @@ def reference_samples(model: GenotypeModel, data: TrainingData, n: int, seed: in
     reference distribution of deeplift_shap and gradient_shap."""
     positions = data.sample_rows("train", n, seed)
     scale = model.snps.input_scale.detach().to(device)
-    return data.decode_split("train", positions).to(device) * scale
+    return data.decode_split("train", positions, device=device) * scale
 
 
 def deeplift_scores(
@@ -234,10 +235,14 @@ def deeplift_scores(
 
     ``reference`` is the centred training-mean genotype (as the model file stores it);
     ``seed`` (the run's seed, from its path) drives every random draw of the method.
+    ``chunk_size`` is used as given on the CPU; on a GPU the chunk is as large as its free
+    memory allows (device_decode.attribution_chunk_size): a few large passes keep it busy.
     """
     settings = settings or AttributionSettings()
     settings.validate()
     device = torch.device(device)
+    total = len(data.splits[split].rows)
+    chunk_size = attribution_chunk_size(chunk_size, data.n_snps, device, n_samples=total)
     model = model.to(device).eval()
     scale = model.snps.input_scale.detach()
     net = model.snps.scaled_net().eval()
@@ -253,7 +258,6 @@ def deeplift_scores(
     sum_dd = torch.zeros(m, dtype=torch.float64, device=device)  # Σ (x - r)², r unscaled (per allele)
     ref_dosage = reference.to(device).unsqueeze(0)
     max_delta, n = None, 0
-    total = len(data.splits[split].rows)
     what = "DeepLIFT" if settings.label == "deeplift" else settings.label
     progress = Progress(f"{what} ({split})", total)
     for chunk_index, (x, _, _) in enumerate(data.batches(split, chunk_size, device=device)):
