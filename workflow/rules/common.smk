@@ -193,7 +193,12 @@ def extra_targets():
     """Targets of stages included after this file (comparison plots, QC summaries)."""
     return [
         target
-        for name in ("compare_targets", "qc_targets", "report_targets")
+        for name in (
+            "compare_targets",
+            "qc_targets",
+            "report_targets",
+            "knockoff_targets",
+        )
         if name in globals()
         for target in globals()[name]()
     ]
