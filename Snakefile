@@ -11,6 +11,7 @@ include: "workflow/rules/attribute.smk"
 include: "workflow/rules/knockoffs.smk"
 include: "workflow/rules/gwas.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/pairs.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -52,6 +52,10 @@ AGGREGATIONS = {
     "report_table1",
     "report_model_selection",
     "report_training_metrics",
+    "pairs",
+    "pairs_figure",
+    "pair_recall",
+    "report_pair_recall",
     "all",
 }
 

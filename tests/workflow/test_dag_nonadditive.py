@@ -19,3 +19,15 @@ def test_nonadditive_config_plans_both_engines_and_the_baselines(tmp_path):
     # the classical baselines, one job per dataset and trait, beside the additive GWAS
     for rule in ("gwas", "gwas_genotypic", "epistasis_scan"):
         assert counts[rule] == 4, (rule, dict(counts))
+
+
+def test_nonadditive_config_plans_the_network_pairs_and_their_comparison(tmp_path):
+    jobs = planned_jobs(tmp_path, REPO / "config" / "nonadditive.yaml")
+    counts = count_rules(jobs)
+    # one pair job and one figure per dataset and trait (they read the retrained models, known
+    # after select_model: planned now, re-evaluated after the checkpoint), one recall table
+    expected = {("sim-a1-r1", "mixed_bin"), ("sim-a1-r1", "mixed_qt"), ("sim-coal-r1", "mixed_bin"),
+                ("sim-coal-r1", "mixed_qt")}
+    for rule in ("pairs", "pairs_figure"):
+        assert {(w["dataset"], w["trait"]) for r, w in jobs if r == rule} == expected, (rule, dict(counts))
+    assert counts["pair_recall"] == 1 and counts["report_pair_recall"] == 1

@@ -390,6 +390,8 @@ def pair_recall(pair_list: pd.DataFrame, truth: pd.DataFrame, k: int, first: str
     either way round, among the first ``k`` pairs of ``pair_list``; NaN without planted pairs.
     (recall.recall_by_class's pair_list_recall with exact matching, for the network's and the
     scan's lists alike.)"""
+    if "pair" not in truth.columns:  # the paper's additive truth tables have no pairs
+        return math.nan
     planted = truth.dropna(subset=["pair"]).groupby("pair")["variant_id"].apply(lambda s: frozenset(s.astype(str)))
     planted = [p for p in planted if len(p) == 2]
     if not planted:
@@ -412,3 +414,80 @@ def summary(settings: PairSettings, network: NetworkPairs, tested: pd.DataFrame,
         "seconds_scoring": round(network.seconds, 3),
         "seconds_testing": round(seconds_test, 3),
     }
+
+
+# ---------------------------------------------------------------------------- workflow entry points
+
+
+def run(model_paths, data: TrainingData, bim: pd.DataFrame, settings: PairSettings, pairs_out, summary_out,
+        chunk_size: int = 512) -> pd.DataFrame:
+    """Rule ``pairs``: read the retrained models, score, test the top P pairs, write
+    ``pairs.tsv`` (the P tested pairs, best network score first) and ``pairs.json``."""
+    from .atomic import write_json, write_tsv
+    from .train import load_model
+
+    settings.validate(n_snps=len(bim))
+    if data.n_snps != len(bim):
+        raise InputError("plink.bim", f"{len(bim)} variants but the genotype store has {data.n_snps}")
+    models = []
+    for path in model_paths:
+        model, payload = load_model(path)
+        if payload["n_snps"] != data.n_snps:
+            raise InputError(path, f"model of {payload['n_snps']} SNPs, data of {data.n_snps}", field="n_snps")
+        models.append((model, payload["reference"].float()))
+    check_validation_size(len(data.splits[TEST_SPLIT].rows), data.splits[TEST_SPLIT].covariates.shape[1])
+    snp_scores = training_snp_scores(models, data, chunk_size) if settings.candidates == "top_snps" else None
+    network = score_pairs(models, data, settings, snp_scores=snp_scores)
+    log.info("%s pair scores (%s candidates): %d pairs scored from %d models in %.1f s", settings.method,
+             settings.candidates, network.n_candidate_pairs, len(models), network.seconds)
+    start = time.perf_counter()
+    tested = verify_pairs(network.pairs, data, settings.top_pairs)
+    seconds = time.perf_counter() - start
+    table = named(tested, bim["snp"].astype(str).to_numpy())
+    info = summary(settings, network, tested, len(bim), seconds)
+    info["n_models"] = len(models)
+    info["n_validation_samples"] = int(len(data.splits[TEST_SPLIT].rows))
+    log.info("%d pairs tested on %d validation samples: %d Bonferroni-, %d BH-significant at %g (of %d "
+             "exhaustive pairs)", info["n_tests"], info["n_validation_samples"], info["n_significant_bonferroni"],
+             info["n_significant_bh"], settings.alpha, info["n_tests_exhaustive"])
+    write_tsv(pairs_out, table, float_format="%.6g")
+    write_json(summary_out, info)
+    return table
+
+
+def read_pairs_table(path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"snp_i": str, "snp_j": str})
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    missing = [c for c in PAIR_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {', '.join(missing)}", line=1)
+    return table
+
+
+RECALL_COLUMNS = ["dataset", "trait", "k", "n_planted_pairs", "network_pair_recall", "network_significant_pair_recall",
+                  "network_tests", "scan_pair_recall", "scan_significant_pair_recall", "scan_tests", "alpha"]
+
+
+def recall_row(dataset: str, trait: str, pairs_table: pd.DataFrame, info: dict, truth: pd.DataFrame,
+               scan_pairs: pd.DataFrame | None) -> dict:
+    """Pair recall of the network's P tested pairs and of the scan's top P pairs (the same
+    number of reported pairs), and of the pairs each calls significant (Bonferroni at alpha
+    over its own number of tests)."""
+    k = len(pairs_table)
+    alpha = info["settings"]["alpha"]
+    n_planted = int(truth.dropna(subset=["pair"])["pair"].nunique()) if "pair" in truth.columns else 0
+    significant = pairs_table[pairs_table["p_bonferroni"] < alpha]
+    row = {"dataset": dataset, "trait": trait, "k": k, "n_planted_pairs": n_planted,
+           "network_pair_recall": pair_recall(pairs_table, truth, k),
+           "network_significant_pair_recall": pair_recall(significant, truth, k),
+           "network_tests": info["n_tests"], "scan_pair_recall": math.nan, "scan_significant_pair_recall": math.nan,
+           "scan_tests": info["n_tests_exhaustive"], "alpha": alpha}
+    if scan_pairs is not None:
+        row["scan_pair_recall"] = pair_recall(scan_pairs, truth, k, "snp1", "snp2")
+        hits = scan_pairs[scan_pairs["p_value"] < alpha / max(info["n_tests_exhaustive"], 1)]
+        row["scan_significant_pair_recall"] = pair_recall(hits, truth, len(hits), "snp1", "snp2")
+    else:
+        row["scan_tests"] = math.nan
+    return row

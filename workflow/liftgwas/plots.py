@@ -622,3 +622,69 @@ def seed_stability_plot(
         fig.suptitle(title, x=0.02, ha="left", y=0.98, va="top", fontsize=9)
         save_figure(fig, out_png, out_pdf)
     return matrices
+
+
+# ----------------------------------------------------------------------------- pair arcs (issue 13)
+
+
+def _arc(ax, x0: float, x1: float, height: float, **style) -> None:
+    """A half ellipse from x0 to x1 (height < 0 draws it below the axis)."""
+    t = np.linspace(0, np.pi, 60)
+    centre, half = (x0 + x1) / 2, abs(x1 - x0) / 2
+    ax.plot(centre - half * np.cos(t), height * np.sin(t), **style)
+
+
+def pair_arcs_plot(bim: pd.DataFrame, pairs: pd.DataFrame, out_png, out_pdf, *, title: str, alpha: float = 0.05,
+                   planted: Sequence[tuple[str, str]] | None = None) -> dict:
+    """The network's tested pairs as arcs over the Miami plot's genome axis.
+
+    Above the axis: each tested pair (``pairs``: snp_i, snp_j, network_rank, p_bonferroni,
+    p_bh), arc height = −log10 p of its held-out interaction test, vermilion when
+    Bonferroni-significant, orange when only BH-significant, grey otherwise. Below (simulations):
+    the planted pairs, dashed black, a tested pair that is one of them drawn thick.
+    Returns the counts drawn.
+    """
+    x, ticks = genome_layout(bim["chrom"].astype(str), bim["pos"])
+    where = dict(zip(bim["snp"].astype(str), x))
+    planted = [tuple(map(str, p)) for p in (planted or [])]
+    planted_set = {frozenset(p) for p in planted}
+    with _style():
+        fig, ax = plt.subplots(figsize=(FULL_WIDTH_IN, 3.2))
+        ymax = 1.0
+        drawn = {"tested": 0, "bonferroni": 0, "bh_only": 0, "planted": len(planted), "planted_tested": 0}
+        for row in pairs.sort_values("network_rank", ascending=False).itertuples(index=False):
+            p = float(row.p) if pd.notna(row.p) else 1.0
+            height = max(-math.log10(max(p, 1e-300)), 0.05)
+            ymax = max(ymax, height)
+            if pd.notna(row.p_bonferroni) and row.p_bonferroni < alpha:
+                colour, key = OKABE_ITO["vermilion"], "bonferroni"
+            elif pd.notna(row.p_bh) and row.p_bh < alpha:
+                colour, key = OKABE_ITO["orange"], "bh_only"
+            else:
+                colour, key = "#999999", None
+            hit = frozenset((str(row.snp_i), str(row.snp_j))) in planted_set
+            _arc(ax, where[str(row.snp_i)], where[str(row.snp_j)], height, color=colour,
+                 lw=1.8 if hit else 0.8, alpha=0.9, zorder=3 if key else 2)
+            drawn["tested"] += 1
+            drawn["planted_tested"] += int(hit)
+            if key:
+                drawn[key] += 1
+        for a, b in planted:
+            if a in where and b in where:
+                _arc(ax, where[a], where[b], -0.25 * ymax, color=OKABE_ITO["black"], lw=0.8, ls="--")
+        ax.axhline(0, color="black", lw=0.6)
+        ax.axhline(-math.log10(alpha / max(len(pairs), 1)), color="#555555", lw=0.6, ls=":")
+        ax.set_ylim(-0.35 * ymax if planted else -0.05 * ymax, 1.1 * ymax)
+        _format_genome_axis(ax, ticks, x)
+        ax.set_ylabel("−log10 p, held-out interaction test")
+        ax.set_title(title)
+        handles = [Line2D([], [], color=OKABE_ITO["vermilion"], lw=1.2, label=f"Bonferroni p < {alpha:g}"),
+                   Line2D([], [], color=OKABE_ITO["orange"], lw=1.2, label=f"BH q < {alpha:g} only"),
+                   Line2D([], [], color="#999999", lw=1.2, label="not significant"),
+                   Line2D([], [], color="#555555", lw=0.6, ls=":", label=f"Bonferroni line ({len(pairs)} tests)")]
+        if planted:
+            handles.append(Line2D([], [], color="black", lw=0.8, ls="--", label="planted pair (below)"))
+        ax.legend(handles=handles, loc="upper right", ncol=2)
+        fig.tight_layout()
+        save_figure(fig, out_png, out_pdf)
+    return drawn

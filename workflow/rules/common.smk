@@ -198,6 +198,7 @@ def extra_targets():
             "qc_targets",
             "report_targets",
             "knockoff_targets",
+            "pairs_targets",
         )
         if name in globals()
         for target in globals()[name]()
