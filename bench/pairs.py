@@ -63,7 +63,10 @@ VARIANTS = [
     ("nid_all", {"method": "nid", "candidates": "all"}),
     ("nid_top_snps", {"method": "nid", "candidates": "top_snps"}),
     ("deeplift_interaction_top_snps", {"method": "deeplift_interaction", "candidates": "top_snps"}),
+    # only with --pairwise fm (the models then have the factorization-machine term)
+    ("fm_all", {"method": "fm", "candidates": "all"}),
 ]
+DEFAULT_VARIANTS = ["nid_all", "nid_top_snps", "deeplift_interaction_top_snps"]
 
 
 def network_models(directory: Path, args):
@@ -75,7 +78,7 @@ def network_models(directory: Path, args):
 
     def fit(l1, seed):
         settings = TrainSettings(arch=args.arch, l1=l1, l1_scaling="sum_over_n_train", seed=seed, batch_size=128,
-                                 learning_rate=1e-3, max_epochs=100, patience=10)
+                                 learning_rate=1e-3, max_epochs=100, patience=10, pairwise=args.pairwise)
         return train_model(data, settings, device=torch.device("cpu"))
 
     grid = []
@@ -141,6 +144,8 @@ def run_replicate(directory: Path, spec: dict, args, with_scan: bool) -> dict:
         out["planted_pair_snps_in_top_snps"] = int(sum(index[v] in top for v in planted))
     out["variants"] = {}
     for name, overrides in VARIANTS:
+        if name not in args.variants:
+            continue
         settings = lp.PairSettings(**{"top_snps": args.top_snps, "top_pairs": k, **overrides})
         c = na.Clock()
         network = lp.score_pairs(models, data, settings, snp_scores=snp_scores)
@@ -171,13 +176,20 @@ def mean_sd(values) -> dict:
             "sd": round(float(v.std(ddof=1)), 4) if len(v) > 1 else 0.0, "n": int(len(v))}
 
 
-def summarise(study: list[dict], null: list[dict]) -> dict:
+def summarise(study: list[dict], null: list[dict], variants) -> dict:
+    if not study:  # pair-free replicates only: the FWER
+        return {name: {"fwer_pair_free": float(np.mean([r["variants"][name]["any_bonferroni_significant"]
+                                                         for r in null])),
+                       "n_pair_free_replicates": len(null),
+                       "n_replicates_with_a_bonferroni_hit": int(sum(r["variants"][name]["any_bonferroni_significant"]
+                                                                     for r in null))}
+                for name in variants}
     s = {"scan": {"pair_recall_at_k": mean_sd([r["scan"]["pair_recall_at_k"] for r in study]),
                   "significant_pair_recall": mean_sd([r["scan"]["significant_pair_recall"] for r in study]),
                   "n_tests": mean_sd([r["scan"]["n_tests"] for r in study]),
                   "wall_s": mean_sd([r["scan"]["wall_s"] for r in study]),
                   "cpu_s_incl_plink": mean_sd([r["scan"]["cpu_s"] + r["scan"]["children_cpu_s"] for r in study])}}
-    for name, _ in VARIANTS:
+    for name in variants:
         rows = [r["variants"][name] for r in study]
         nulls = [r["variants"][name] for r in null]
         scan_recall = s["scan"]["pair_recall_at_k"]["mean"]
@@ -192,6 +204,7 @@ def summarise(study: list[dict], null: list[dict]) -> dict:
             "scoring_cpu_s": mean_sd([r["scoring"]["cpu_s"] for r in rows]),
             "testing_wall_s": mean_sd([r["testing"]["wall_s"] for r in rows]),
             "fwer_pair_free": fwer, "n_pair_free_replicates": len(nulls),
+            "n_replicates_with_a_bonferroni_hit": int(sum(r["any_bonferroni_significant"] for r in nulls)),
             "target": {
                 "recall_within_10_points_of_scan": bool(recall["mean"] is not None and scan_recall is not None
                                                         and recall["mean"] >= scan_recall - 0.10),
@@ -219,6 +232,9 @@ def parse_args(argv=None):
     p.add_argument("--l1", type=float, nargs="+", default=[1.0, 10.0])
     p.add_argument("--grid-seeds", type=int, nargs="+", default=[1, 2])
     p.add_argument("--retrain-seeds", type=int, nargs="+", default=[101, 102])
+    p.add_argument("--null-start", type=int, default=101, help="first pair-free replicate number")
+    p.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=[v for v, _ in VARIANTS])
+    p.add_argument("--pairwise", default="none", choices=["none", "fm"], help="model.pairwise of every network")
     p.add_argument("--output", type=Path, default=OUTPUT)
     return p.parse_args(argv)
 
@@ -245,7 +261,7 @@ def main(argv=None) -> None:
         study.append({"dataset": dataset.name, "seed": dataset.seed, "wall_s": round(time.perf_counter() - t0, 2),
                       "load_after": os.getloadavg(), **result})
         write_json(args.output.with_suffix(".partial.json"), {"study": study})
-    for r in range(101, 101 + args.null_replicates):
+    for r in range(args.null_start, args.null_start + args.null_replicates):
         dataset = Dataset(name=f"pairfree-r{r}", group="pairfree", traits={na.TRAIT: na.KIND}, simulated=True,
                           sparsity=1.0, replicate=r, engine="hao", seed=dataset_seed(sim["seed"], 1.0, r))
         spec = simulation_params({**sim, "liabilities": {"mixed": pair_free}}, dataset)
@@ -261,12 +277,12 @@ def main(argv=None) -> None:
         "pair_free_liability": pair_free,
         "model_grid": {"arch": args.arch, "l1": args.l1, "grid_seeds": args.grid_seeds,
                        "retrain_seeds": args.retrain_seeds, "learning_rate": 1e-3, "max_epochs": 100,
-                       "patience": 10, "torch_threads": 1},
-        "variants": dict(VARIANTS),
+                       "patience": 10, "torch_threads": 1, "pairwise": args.pairwise},
+        "variants": {name: settings for name, settings in VARIANTS if name in args.variants},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "shared": True,
                     "note": "2-core machine shared with other agents' jobs: wall >> CPU under load",
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg(), **start.read()},
-        "summary": summarise(study, null) if study else None,
+        "summary": summarise(study, null, args.variants),
         "study": study, "null": null,
     }
     write_json(args.output, result)

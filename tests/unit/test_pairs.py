@@ -226,3 +226,14 @@ def test_too_few_validation_samples_for_the_interaction_model_is_an_input_error(
     with pytest.raises(InputError, match=r"split\.validation"):
         lp.check_validation_size(n_validation=14, n_covariates=10)
     lp.check_validation_size(n_validation=15, n_covariates=10)
+
+
+def test_pair_arcs_figure_marks_significant_and_planted_pairs(tmp_path):
+    from liftgwas.plots import pair_arcs_plot
+
+    bim = pd.DataFrame({"chrom": ["1", "1", "2", "2"], "snp": ["a", "b", "c", "d"], "pos": [10, 500, 20, 900]})
+    table = pd.DataFrame({"snp_i": ["a", "a"], "snp_j": ["c", "b"], "network_rank": [1, 2], "p": [1e-6, 0.3],
+                          "p_bonferroni": [2e-6, 0.6], "p_bh": [2e-6, 0.3]})
+    drawn = pair_arcs_plot(bim, table, tmp_path / "p.png", tmp_path / "p.pdf", title="t", planted=[("c", "a")])
+    assert drawn == {"tested": 2, "bonferroni": 1, "bh_only": 0, "planted": 1, "planted_tested": 1}
+    assert (tmp_path / "p.png").stat().st_size > 0 and (tmp_path / "p.pdf").stat().st_size > 0

@@ -669,11 +669,13 @@ def pair_arcs_plot(bim: pd.DataFrame, pairs: pd.DataFrame, out_png, out_pdf, *, 
             drawn["planted_tested"] += int(hit)
             if key:
                 drawn[key] += 1
+        ax.axhline(0, color="black", lw=0.6)
+        line = -math.log10(alpha / max(len(pairs), 1))
+        ax.axhline(line, color="#555555", lw=0.6, ls=":")
+        ymax = max(ymax, line)
         for a, b in planted:
             if a in where and b in where:
                 _arc(ax, where[a], where[b], -0.25 * ymax, color=OKABE_ITO["black"], lw=0.8, ls="--")
-        ax.axhline(0, color="black", lw=0.6)
-        ax.axhline(-math.log10(alpha / max(len(pairs), 1)), color="#555555", lw=0.6, ls=":")
         ax.set_ylim(-0.35 * ymax if planted else -0.05 * ymax, 1.1 * ymax)
         _format_genome_axis(ax, ticks, x)
         ax.set_ylabel("−log10 p, held-out interaction test")
