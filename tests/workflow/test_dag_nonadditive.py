@@ -31,3 +31,14 @@ def test_nonadditive_config_plans_the_network_pairs_and_their_comparison(tmp_pat
     for rule in ("pairs", "pairs_figure"):
         assert {(w["dataset"], w["trait"]) for r, w in jobs if r == rule} == expected, (rule, dict(counts))
     assert counts["pair_recall"] == 1 and counts["report_pair_recall"] == 1
+
+
+def test_pairs_settings_larger_than_the_simulated_snps_stop_the_plan_naming_the_key(tmp_path):
+    import copy
+
+    from snakemake_runner import TINY_CONFIG, write_config
+
+    config = copy.deepcopy(TINY_CONFIG)  # 120 SNPs
+    config["pairs"] = {"candidates": "top_snps", "top_snps": 500}
+    with pytest.raises(AssertionError, match=r"pairs\.top_snps"):
+        planned_jobs(tmp_path, write_config(tmp_path, config))

@@ -12,6 +12,16 @@ localrules:
     report_pair_recall,
 
 
+from liftgwas.pairs import PairSettings  # noqa: E402
+
+# checked before any job runs, errors naming the key (simulations: T and P against n_snps;
+# cohorts are checked by the job, against the .bim)
+if config["pairs"]["run_on"] != "none":
+    PairSettings.from_config(config["pairs"]).validate(
+        n_snps=(config.get("simulation") or {}).get("n_snps")
+    )
+
+
 def pairs_planned(dataset):
     run_on = config["pairs"]["run_on"]
     return run_on == "all" or (
