@@ -148,6 +148,23 @@ def test_design_matrix_has_both_main_effects_and_the_product_last():
     np.testing.assert_array_equal(design, [[1, 5, 0, 2, 0], [1, 6, 1, 1, 1], [1, 7, 2, 0, 0]])
 
 
+def test_genotypic_main_effects_add_the_heterozygote_columns_before_the_product():
+    design = lp.interaction_design([0, 1, 2], [1, 1, 0], [[5.0], [6.0], [7.0]], "genotypic")
+    np.testing.assert_array_equal(design, [[1, 5, 0, 1, 0, 1, 0], [1, 6, 1, 1, 1, 1, 1], [1, 7, 2, 0, 0, 0, 0]])
+    with pytest.raises(ValueError, match=r"pairs\.main_effects"):
+        lp.interaction_design([0], [1], [[0.0]], "additive")
+    # a purely dominant SNP i and an independent additive SNP j, no interaction: the genotypic
+    # test is the statsmodels fit with both heterozygote indicators
+    import statsmodels.formula.api as smf
+
+    y, gi, gj, cov = _toy("binary", product=0.0)
+    ours = lp.interaction_test(y, gi, gj, cov, "binary", "genotypic")
+    frame = pd.DataFrame({"y": y, "gi": gi, "gj": gj, "hi": (gi == 1) * 1.0, "hj": (gj == 1) * 1.0,
+                          "c1": cov[:, 0], "c2": cov[:, 1]})
+    fit = smf.logit("y ~ c1 + c2 + gi + gj + hi + hj + gi:gj", frame).fit(disp=0)
+    assert ours["p"] == pytest.approx(fit.pvalues["gi:gj"], rel=1e-5)
+
+
 def test_scores_read_only_training_samples_and_the_test_only_validation_samples(cohort, tmp_path):
     c, data = cohort
     model = product_network(data.n_snps)
@@ -226,6 +243,8 @@ def test_too_few_validation_samples_for_the_interaction_model_is_an_input_error(
     with pytest.raises(InputError, match=r"split\.validation"):
         lp.check_validation_size(n_validation=14, n_covariates=10)
     lp.check_validation_size(n_validation=15, n_covariates=10)
+    with pytest.raises(InputError, match=r"split\.validation"):
+        lp.check_validation_size(n_validation=15, n_covariates=10, main_effects="genotypic")
 
 
 def test_pair_arcs_figure_marks_significant_and_planted_pairs(tmp_path):

@@ -72,6 +72,7 @@ class PairSettings:
     inputs_per_unit: int = 20
     chunk_size: int = 256
     alpha: float = 0.05
+    main_effects: str = "dosage"
 
     @classmethod
     def from_config(cls, section: dict | None) -> "PairSettings":
@@ -99,6 +100,8 @@ class PairSettings:
                 raise ValueError(f"config key pairs.{key}: must be a positive integer, got {value!r}")
         if self.top_snps < 2:
             raise ValueError(f"config key pairs.top_snps: needs at least 2 SNPs to form a pair, got {self.top_snps}")
+        if self.main_effects not in MAIN_EFFECTS:
+            raise ValueError(f"config key pairs.main_effects: {self.main_effects!r} is not one of {list(MAIN_EFFECTS)}")
         if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1):
             raise ValueError(f"config key pairs.alpha: must be in (0, 1), got {self.alpha!r}")
         if n_snps is None:
@@ -113,13 +116,14 @@ class PairSettings:
                              f"{pool * (pool - 1) // 2} pairs of the {pool} candidate SNPs")
 
 
-def check_validation_size(n_validation: int, n_covariates: int, split_path=None) -> None:
-    """The interaction model has 1 + covariates + 3 parameters; fewer validation samples than
-    that (or equal: no residual degree of freedom) cannot be tested."""
-    n_params = 4 + n_covariates
+def check_validation_size(n_validation: int, n_covariates: int, split_path=None, main_effects: str = "dosage") -> None:
+    """The interaction model has 1 + covariates + 3 parameters (+ 2 with genotypic main
+    effects); fewer validation samples than that (or equal: no residual degree of freedom)
+    cannot be tested."""
+    n_params = 4 + n_covariates + (2 if main_effects == "genotypic" else 0)
     if n_validation <= n_params:
         raise InputError(split_path or "split", f"{n_validation} validation samples for an interaction model of "
-                         f"{n_params} parameters (intercept, {n_covariates} covariates, 2 main effects, product); "
+                         f"{n_params} parameters (intercept, {n_covariates} covariates, main effects, product); "
                          "raise config key split.validation or use fewer covariates (gwas.n_pcs)",
                          field="split.validation")
 
@@ -284,20 +288,31 @@ def training_snp_scores(models: list[tuple[GenotypeModel, torch.Tensor]], data: 
 # ---------------------------------------------------------------------------- verification
 
 
-def interaction_design(gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray) -> np.ndarray:
-    """[1, covariates, g_i, g_j, g_i·g_j]: the product term is the last column."""
+MAIN_EFFECTS = ("dosage", "genotypic")
+
+
+def interaction_design(gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, main_effects: str = "dosage") -> np.ndarray:
+    """[1, covariates, g_i, g_j, (genotypic: [g_i = 1], [g_j = 1],) g_i·g_j]: the product term is
+    the last column. ``genotypic`` main effects span every function of each SNP's three
+    genotypes, so a dominant or recessive main effect cannot leak into the product term."""
     gi, gj = np.asarray(gi, float), np.asarray(gj, float)
-    return np.column_stack([np.ones(len(gi)), np.asarray(covariates, float).reshape(len(gi), -1), gi, gj, gi * gj])
+    columns = [np.ones(len(gi)), np.asarray(covariates, float).reshape(len(gi), -1), gi, gj]
+    if main_effects == "genotypic":
+        columns += [(np.rint(gi) == 1).astype(float), (np.rint(gj) == 1).astype(float)]
+    elif main_effects != "dosage":
+        raise ValueError(f"config key pairs.main_effects: {main_effects!r} is not one of {list(MAIN_EFFECTS)}")
+    return np.column_stack([*columns, gi * gj])
 
 
-def interaction_test(y: np.ndarray, gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, kind: str) -> dict:
+def interaction_test(y: np.ndarray, gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, kind: str,
+                     main_effects: str = "dosage") -> dict:
     """Test of the product term of y ~ 1 + covariates + g_i + g_j + g_i·g_j: statsmodels GLM
     binomial/logit (Wald z) for binary traits, OLS (t) for quantitative ones. ``status`` says
     why a pair has no estimate."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
-    design = interaction_design(gi, gj, covariates)
+    design = interaction_design(gi, gj, covariates, main_effects)
     empty = {"interaction_beta": math.nan, "se": math.nan, "p": math.nan, "n": int(len(y))}
     product = design[:, -1]
     if np.ptp(product) == 0:
@@ -347,14 +362,15 @@ def validation_dosages(data: TrainingData, snps: np.ndarray) -> np.ndarray:
     return data.store.decode(rows)[:, snps] if len(snps) else np.zeros((len(rows), 0), np.float32)
 
 
-def verify_pairs(candidates: pd.DataFrame, data: TrainingData, top_pairs: int) -> pd.DataFrame:
+def verify_pairs(candidates: pd.DataFrame, data: TrainingData, top_pairs: int,
+                 main_effects: str = "dosage") -> pd.DataFrame:
     """Test the first ``top_pairs`` candidates on the validation split; adds the test columns.
 
     Quantitative traits are held standardised (training mean/SD) in ``data``: the beta is
     rescaled to trait units (× the training SD), which leaves se/beta and the p-value as they are.
     """
     part = data.splits[TEST_SPLIT]
-    check_validation_size(len(part.rows), part.covariates.shape[1])
+    check_validation_size(len(part.rows), part.covariates.shape[1], main_effects=main_effects)
     chosen = candidates.head(top_pairs).copy()
     snps = np.unique(chosen[["snp_i", "snp_j"]].to_numpy().ravel())
     dosage = validation_dosages(data, snps)
@@ -362,7 +378,8 @@ def verify_pairs(candidates: pd.DataFrame, data: TrainingData, top_pairs: int) -
     scale = data.y_sd if data.kind == "quantitative" else 1.0
     results = []
     for i, j in zip(chosen["snp_i"], chosen["snp_j"]):
-        r = interaction_test(part.y, dosage[:, column[i]], dosage[:, column[j]], part.covariates, data.kind)
+        r = interaction_test(part.y, dosage[:, column[i]], dosage[:, column[j]], part.covariates, data.kind,
+                             main_effects)
         r["interaction_beta"] *= scale
         r["se"] *= scale
         results.append(r)
@@ -435,13 +452,14 @@ def run(model_paths, data: TrainingData, bim: pd.DataFrame, settings: PairSettin
         if payload["n_snps"] != data.n_snps:
             raise InputError(path, f"model of {payload['n_snps']} SNPs, data of {data.n_snps}", field="n_snps")
         models.append((model, payload["reference"].float()))
-    check_validation_size(len(data.splits[TEST_SPLIT].rows), data.splits[TEST_SPLIT].covariates.shape[1])
+    check_validation_size(len(data.splits[TEST_SPLIT].rows), data.splits[TEST_SPLIT].covariates.shape[1],
+                          main_effects=settings.main_effects)
     snp_scores = training_snp_scores(models, data, chunk_size) if settings.candidates == "top_snps" else None
     network = score_pairs(models, data, settings, snp_scores=snp_scores)
     log.info("%s pair scores (%s candidates): %d pairs scored from %d models in %.1f s", settings.method,
              settings.candidates, network.n_candidate_pairs, len(models), network.seconds)
     start = time.perf_counter()
-    tested = verify_pairs(network.pairs, data, settings.top_pairs)
+    tested = verify_pairs(network.pairs, data, settings.top_pairs, settings.main_effects)
     seconds = time.perf_counter() - start
     table = named(tested, bim["snp"].astype(str).to_numpy())
     info = summary(settings, network, tested, len(bim), seconds)
