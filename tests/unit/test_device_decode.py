@@ -217,3 +217,13 @@ def test_attribution_chunk_is_the_configured_one_on_the_cpu_and_fills_the_gpu():
     # never more than the split, never below one sample
     assert dd.attribution_chunk_size(512, 1000, cuda, n_samples=300, free_bytes=free) == 300
     assert dd.attribution_chunk_size(512, m, cuda, free_bytes=dd.GPU_HEADROOM_BYTES) == 1
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_mean_and_sd_are_those_of_the_decoded_dosages_on_any_device(missing_cohort, device):
+    data = load(missing_cohort)
+    x = data.store.decode(data.splits["train"].rows).astype(np.float64)  # mean-imputed dosages
+    np.testing.assert_allclose(data.mean_genotype("train", chunk=17, device=device), x.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(data.genotype_sd("train", chunk=17, device=device), x.std(0), rtol=1e-5, atol=1e-6)
+    assert data.make_resident(device, "always")
+    np.testing.assert_allclose(data.mean_genotype("train", device=device), x.mean(0), rtol=1e-6)

@@ -168,31 +168,38 @@ class TrainingData:
                 c, y = c.to(device, non_blocking=True), y.to(device, non_blocking=True)
             yield x, c, y
 
-    def mean_genotype(self, split: str = "train", chunk: int = 1024) -> np.ndarray:
-        """Mean (imputed) dosage per SNP over one split, streamed in sample chunks."""
-        rows = self.splits[split].rows
-        total = np.zeros(self.n_snps, dtype=np.float64)
-        for i in range(0, len(rows), chunk):
-            total += self.store.decode(rows[i : i + chunk]).sum(axis=0, dtype=np.float64)
-        return (total / max(len(rows), 1)).astype(np.float32)
+    def _centred_sums(self, split: str, chunk: int, device, squares: bool) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+        """Σ x and Σ x² per SNP (float64, on ``device``) of the split's centred dosages,
+        streamed through ``batches`` (decoded on ``device``, from the resident matrix if any)."""
+        device = normalize_device(device)
+        total = torch.zeros(self.n_snps, dtype=torch.float64, device=device)
+        square = torch.zeros_like(total) if squares else None
+        for x, _, _ in self.batches(split, chunk, device=device):
+            if squares:  # exact float64 squares (as before), a float64 copy of the chunk
+                x = x.double()
+                square += x.square().sum(0)
+            total += x.sum(0, dtype=torch.float64)
+        return total, square, len(self.splits[split].rows)
 
-    def genotype_sd(self, split: str = "train", chunk: int = 1024) -> np.ndarray:
+    def mean_genotype(self, split: str = "train", chunk: int = 1024, device: torch.device | str = "cpu") -> np.ndarray:
+        """Mean (imputed) dosage per SNP over one split, streamed in sample chunks on ``device``.
+
+        Summed around the store mean (the centred values ``batches`` yields) in float64.
+        """
+        total, _, n = self._centred_sums(split, chunk, device, squares=False)
+        return (total.cpu().numpy() / max(n, 1) + self.store.mean.astype(np.float64)).astype(np.float32)
+
+    def genotype_sd(self, split: str = "train", chunk: int = 1024, device: torch.device | str = "cpu") -> np.ndarray:
         """SD (population, ddof 0) of the (imputed) dosage per SNP over one split, streamed.
 
         Accumulated around the store mean (the centred values ``batches`` yields), which
         keeps the one-pass variance formula free of cancellation for dosages in [0, 2].
         """
-        rows = self.splits[split].rows
-        total = np.zeros(self.n_snps, dtype=np.float64)
-        squares = np.zeros(self.n_snps, dtype=np.float64)
-        for i in range(0, len(rows), chunk):
-            x = self.store.decode(rows[i : i + chunk], center=True).astype(np.float64)
-            total += x.sum(axis=0)
-            squares += np.square(x).sum(axis=0)
-        n = max(len(rows), 1)
+        total, squares, n = self._centred_sums(split, chunk, device, squares=True)
+        total, squares, n = total.cpu().numpy(), squares.cpu().numpy(), max(n, 1)
         return np.sqrt(np.maximum(squares / n - (total / n) ** 2, 0.0)).astype(np.float32)
 
-    def input_scale(self, scaling: str) -> np.ndarray:
+    def input_scale(self, scaling: str, device: torch.device | str = "cpu") -> np.ndarray:
         """The SNP network's fixed input multiplier for ``model.input_scaling``.
 
         ``standardised``: 1 / training SD, and 0 for SNPs without variation in the training
@@ -201,7 +208,7 @@ class TrainingData:
         if scaling == "centred":
             return np.ones(self.n_snps, dtype=np.float32)
         if scaling == "standardised":
-            sd = self.genotype_sd("train").astype(np.float64)
+            sd = self.genotype_sd("train", device=device).astype(np.float64)
             return np.where(sd > 1e-6, 1.0 / np.maximum(sd, 1e-6), 0.0).astype(np.float32)
         raise ValueError(f"config key model.input_scaling: unknown value {scaling!r}; use centred or standardised")
 
