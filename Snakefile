@@ -12,6 +12,7 @@ include: "workflow/rules/knockoffs.smk"
 include: "workflow/rules/gwas.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/pairs.smk"
+include: "workflow/rules/discoveries.smk"
 include: "workflow/rules/report.smk"
 
 

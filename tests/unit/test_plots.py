@@ -195,3 +195,24 @@ def test_seed_stability_matrices_and_figure(tmp_path):
     table = plots.seed_stability_table(m)
     assert len(table) == 6 and set(table.columns) == {"seed_a", "seed_b", "topk_overlap", "spearman"}
     assert png.stat().st_size > 10_000 and pdf.stat().st_size > 1_000
+
+
+def test_miami_draws_the_discovery_thresholds_on_each_panel(tmp_path, captured):
+    sumstats, scores, causal = synthetic_study(n=500)
+    table = pd.DataFrame({
+        "method": ["deeplift_null"] * 2 + ["gwas_bh"] * 2 + ["deeplift_knockoff"],
+        "threshold": [0.0123, 0.0123, 3.5, 3.5, 0.2],
+        "selected": [True, False, True, True, False],
+        "error_rate": ["FWER<=0.05"] * 2 + ["FDR<=0.1"] * 3,
+    })
+    lines = plots.discovery_lines(table)
+    plots.miami_plot(sumstats, scores, tmp_path / "m.png", tmp_path / "m.pdf", "t", causal_ids=causal,
+                     gwas_lines=lines["gwas"], deeplift_lines=lines["deeplift"])
+    top, bottom = captured[0].axes[:2]
+    flat = lambda ax: sorted(l.get_ydata()[0] for l in ax.lines if len(set(l.get_ydata())) == 1)  # noqa: E731
+    assert 3.5 in flat(top) and flat(bottom) == [0.0123]
+    assert "null-trait max FWER<=0.05 (1 found)" in [t.get_text() for t in bottom.texts]
+    assert "BH FDR<=0.1 (2 found)" in [t.get_text() for t in top.texts]
+    # nothing selectable (inf) or no null method: no line
+    none = plots.discovery_lines(table.assign(threshold=np.inf))
+    assert none == {"gwas": [], "deeplift": []} and plots.discovery_lines(None) == none

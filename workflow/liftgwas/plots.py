@@ -253,6 +253,8 @@ def miami_plot(
     genome_wide_p: float = GENOME_WIDE_P,
     bonferroni: bool = True,
     score_unit: str = "model output units",
+    gwas_lines: Sequence[dict] = (),
+    deeplift_lines: Sequence[dict] = (),
 ) -> dict[str, list[str]]:
     """GWAS −log10 p above, mean |DeepLIFT| score below (mirrored), along the genome.
 
@@ -264,6 +266,9 @@ def miami_plot(
     labelled on the plot and in the legend (`threshold_lines`). ``score_unit`` names the
     unit of the attributed output (the logit for binary traits). Returns the labelled ids
     per method ({"gwas": [...], "deeplift": [...]}).
+    ``gwas_lines`` / ``deeplift_lines``: further labelled lines ({"y", "label"}, optional
+    "colour", "style") on each panel, e.g. the BH cut-off at q and the null-trait
+    max-statistic threshold (`discovery_lines`); non-finite ones are skipped.
     """
     gwas = compare.gwas_strength(sumstats_df).to_numpy()
     deeplift = compare.deeplift_strength(scores_df).to_numpy()
@@ -307,12 +312,21 @@ def miami_plot(
         legend_handles = []
         n_tests = int(np.isfinite(gwas).sum())
         lines_top = []
-        for line in threshold_lines(n_tests, genome_wide_p, bonferroni):
-            top.axhline(line["y"], color=line["colour"], lw=0.7, ls=line["style"], zorder=3, label=line["label"])
-            top.annotate(line["label"], xy=(1.0, line["y"]), xycoords=("axes fraction", "data"), xytext=(-2, 1.5),
-                         textcoords="offset points", ha="right", va="bottom", fontsize=6, color=line["colour"])
-            legend_handles.append(Line2D([], [], color=line["colour"], lw=0.7, ls=line["style"], label=line["label"]))
-            lines_top.append(line["y"])
+        lines_bottom = []
+        panel_lines = [(top, line, lines_top) for line in [*threshold_lines(n_tests, genome_wide_p, bonferroni),
+                                                            *gwas_lines]]
+        panel_lines += [(bottom, line, lines_bottom) for line in deeplift_lines]
+        for ax, line, ys in panel_lines:
+            if not np.isfinite(line["y"]):
+                continue
+            colour, style = line.get("colour", OKABE_ITO["black"]), line.get("style", "-.")
+            ax.axhline(line["y"], color=colour, lw=0.7, ls=style, zorder=3, label=line["label"])
+            # the bottom panel is inverted: put the label below its line there too
+            ax.annotate(line["label"], xy=(1.0, line["y"]), xycoords=("axes fraction", "data"),
+                        xytext=(-2, 1.5 if ax is top else -1.5), textcoords="offset points", ha="right",
+                        va="bottom" if ax is top else "top", fontsize=6, color=colour)
+            legend_handles.append(Line2D([], [], color=colour, lw=0.7, ls=style, label=line["label"]))
+            ys.append(line["y"])
 
         if causal:
             # one open black shape per effect class (shape, not colour: the point colours
@@ -340,7 +354,7 @@ def miami_plot(
         top_max = max([float(np.nanmax(gwas_plot)) if np.isfinite(gwas_plot).any() else 1.0, *lines_top])
         top.set_ylim(0, top_max * 1.35 + 0.5)
         bottom_max = float(np.nanmax(deeplift)) if np.isfinite(deeplift).any() else 1.0
-        bottom_max = bottom_max if bottom_max > 0 else 1.0
+        bottom_max = max([bottom_max if bottom_max > 0 else 1.0, *lines_bottom])
         bottom.set_ylim(bottom_max * 1.35, 0)  # inverted: scores point down
         top.set_ylabel("GWAS −log$_{10}$(p)")
         bottom.set_ylabel(f"Mean |DeepLIFT| score\n({score_unit})")
@@ -371,6 +385,26 @@ def miami_plot(
         )
         save_figure(fig, out_png, out_pdf)
     return labels
+
+
+def discovery_lines(discoveries: pd.DataFrame | None) -> dict[str, list[dict]]:
+    """The Miami lines of a discoveries table: the GWAS's BH cut-off at q (top panel) and
+    the null-trait max-statistic threshold (bottom panel), each labelled with its error
+    rate; a method absent, or without a finite threshold (nothing selectable), draws none."""
+    out: dict[str, list[dict]] = {"gwas": [], "deeplift": []}
+    if discoveries is None or discoveries.empty:
+        return out
+    for method, panel, what, colour in (("gwas_bh", "gwas", "BH", OKABE_ITO["bluish_green"]),
+                                        ("deeplift_null", "deeplift", "null-trait max", OKABE_ITO["black"])):
+        part = discoveries[discoveries["method"] == method]
+        if part.empty:
+            continue
+        y = float(part["threshold"].iloc[0])
+        if np.isfinite(y):
+            n = int(part["selected"].sum())
+            out[panel].append({"y": y, "label": f"{what} {part['error_rate'].iloc[0]} ({n} found)",
+                               "colour": colour, "style": "-."})
+    return out
 
 
 def threshold_lines(n_tests: int, genome_wide_p: float = GENOME_WIDE_P, bonferroni: bool = True) -> list[dict]:

@@ -52,6 +52,7 @@ class Study:
     seeds: list[int]
     retrain_seeds: list[int]
     cohorts: dict[str, dict] = field(default_factory=dict)
+    discoveries: dict = field(default_factory=dict)  # the validated `discoveries:` section
 
     @classmethod
     def from_config(cls, config: dict, schema_dir: str | Path | None = None) -> "Study":
@@ -83,6 +84,11 @@ class Study:
         top_k = (config.get("recall") or {}).get("top_k")
         if sim and sim.get("replicates") and top_k is not None and top_k > sim["n_snps"]:
             raise ValueError(f"config key recall.top_k: {top_k} is more than the {sim['n_snps']} simulated SNPs (simulation.n_snps)")
+        from .discover.config import check_discoveries
+
+        # simulations' sample counts are known now (cohorts' only after QC: their knockoff
+        # jobs check them); the knockoff method's sample-size rule uses them
+        sample_counts = {d.name: simulated_n_samples(sim, d) for d in datasets.values() if d.simulated}
         return cls(
             datasets=datasets,
             architectures=list(model["architectures"]),
@@ -90,7 +96,15 @@ class Study:
             seeds=list(model["seeds"]),
             retrain_seeds=list(model["retrain_seeds"]),
             cohorts=dict(cohorts),
+            discoveries=check_discoveries(config, sample_counts),
         )
+
+    def null_count(self) -> int:
+        """K null traits per dataset and trait (0 = the null-trait method is off)."""
+        return int(self.discoveries["null_traits"]["count"])
+
+    def knockoffs_on(self) -> bool:
+        return bool(self.discoveries["knockoffs"]["run"])
 
     def dataset_names(self) -> list[str]:
         return list(self.datasets)

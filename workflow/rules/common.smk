@@ -199,6 +199,7 @@ def extra_targets():
             "report_targets",
             "knockoff_targets",
             "pairs_targets",
+            "discovery_targets",
         )
         if name in globals()
         for target in globals()[name]()

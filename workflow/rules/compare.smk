@@ -89,6 +89,8 @@ def dataset_engine(dataset):
 rule miami:
     input:
         unpack(comparison_input),
+        # the thresholds drawn on both panels (BH at q, the null-trait max statistic)
+        discoveries="results/{dataset}/{trait}/discoveries.tsv",
     output:
         png=report(
             "results/figures/{dataset}/{trait}/miami.png",

@@ -66,9 +66,10 @@ def bh_select(p_values, q: float) -> tuple[np.ndarray, float]:
 
 def _sumstat_p(sumstats: pd.DataFrame) -> np.ndarray:
     """p-values from −log10 p where present (exact below 1e-308), else from p_value."""
-    if "neg_log_10_p_value" in sumstats.columns:
-        nl = pd.to_numeric(sumstats["neg_log_10_p_value"], errors="coerce").to_numpy(np.float64)
-        return np.power(10.0, -nl)
+    for column in ("neg_log_10_p_value", "neg_log10_p_value"):  # the file's name, compare.read_sumstats's
+        if column in sumstats.columns:
+            nl = pd.to_numeric(sumstats[column], errors="coerce").to_numpy(np.float64)
+            return np.power(10.0, -nl)
     return pd.to_numeric(sumstats["p_value"], errors="coerce").to_numpy(np.float64)
 
 
@@ -94,18 +95,23 @@ def gwas_rows(sumstats: pd.DataFrame, q: float) -> pd.DataFrame:
     return pd.concat([bh, gws], ignore_index=True)
 
 
-def null_rows(summary: pd.DataFrame, maxima, alpha: float) -> pd.DataFrame:
-    """deeplift_null rows from null_traits.null_summary's table and the K null maxima."""
+def null_rows(summary: pd.DataFrame, maxima, alpha: float, fwer: bool = True) -> pd.DataFrame:
+    """deeplift_null rows from null_traits.null_summary's table and the K null maxima.
+
+    ``fwer`` false (config discoveries.null_traits.fwer): empirical p-values only, no
+    threshold (inf) and nothing selected.
+    """
     from .null_traits import max_statistic_threshold
 
     check_rate("alpha", alpha)
-    threshold = max_statistic_threshold(maxima, alpha)
+    threshold = max_statistic_threshold(maxima, alpha) if fwer else math.inf
     score = summary["score"].to_numpy(np.float64)
     ids = summary["variant_id"].astype(str).to_numpy()
     return pd.DataFrame({
         "method": "deeplift_null", "unit": "snp", "id": ids, "variant_ids": ids, "statistic": score,
         "threshold": threshold, "selected": np.nan_to_num(score, nan=-np.inf) > threshold,
-        "error_rate": f"FWER<={alpha:g}", "p_value": summary["p_empirical"].to_numpy(np.float64),
+        "error_rate": f"FWER<={alpha:g}" if fwer else "none (empirical p only)",
+        "p_value": summary["p_empirical"].to_numpy(np.float64),
     })
 
 
@@ -188,3 +194,32 @@ def realised_error(
                      "power": float(hit.mean()) if causal else math.nan, "n_causal": len(causal)})
     return pd.DataFrame(rows, columns=["method", "error_rate", "discoveries", "false_discoveries", "fdr", "power",
                                        "n_causal"])
+
+
+def discovery_listing(tables: list[pd.DataFrame], keys: list[dict], causal: list | None = None) -> pd.DataFrame:
+    """Every SNP (or group) some method selected, one row per dataset x trait x SNP: which
+    methods selected it (their statistics side by side) and the GWAS p-value.
+
+    Group discoveries (knockoffs) are listed under each of their SNPs.
+    """
+    rows = []
+    for key, table in zip(keys, tables):
+        chosen = table[table["selected"]]
+        snps: dict[str, dict] = {}
+        for _, r in chosen.iterrows():
+            for v in str(r["variant_ids"]).split(","):
+                entry = snps.setdefault(v, {})
+                entry[r["method"]] = r["statistic"]
+        if not snps:
+            continue
+        gwas = table[table["method"] == "gwas_bh"].set_index("id")["p_value"] if (table["method"] == "gwas_bh").any() \
+            else pd.Series(dtype=float)
+        for v, found in snps.items():
+            row = {**key, "variant_id": v, "gwas_p": float(gwas.get(v, np.nan))}
+            for m in METHODS:
+                row[m] = found.get(m, np.nan)
+            row["methods"] = ",".join(m for m in METHODS if m in found)
+            rows.append(row)
+    columns = [*(keys[0].keys() if keys else []), "variant_id", "methods", *METHODS, "gwas_p"]
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values([*(keys[0].keys() if keys else []), "gwas_p"], kind="stable").reset_index(drop=True)
