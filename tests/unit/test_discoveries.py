@@ -58,14 +58,28 @@ def test_null_rows_select_strictly_above_the_max_statistic():
     assert math.isinf(none["threshold"].iloc[0]) and not none["selected"].any()
 
 
-def test_knockoff_rows_use_the_given_threshold():
+def _threshold_selection(t):
+    def select(stats, q):
+        w = stats["W"].to_numpy(float)
+        return pd.DataFrame({"group": stats["group"], "statistic": w, "threshold": t, "selected": w >= t})
+    return select
+
+
+def test_knockoff_rows_take_the_selection_of_the_knockoff_filter():
     stats = pd.DataFrame({"group": ["g1", "g2", "g3"], "variant_ids": ["a,b", "c", "d"],
                           "lead_variant": ["a", "c", "d"], "W": [2.0, 0.5, -1.0]})
     calls = []
-    rows = dc.knockoff_rows(stats, 0.1, lambda w, q: calls.append((list(w), q)) or 0.5)
-    assert calls == [([2.0, 0.5, -1.0], 0.1)]
-    assert rows["selected"].tolist() == [True, True, False] and set(rows.unit) == {"group"}
-    rows = dc.knockoff_rows(stats, 0.1, lambda w, q: math.inf)
+
+    def select(s, q):
+        calls.append(q)
+        # returned in another order: rows are matched by group
+        return _threshold_selection(0.5)(s, q).iloc[::-1]
+
+    rows = dc.knockoff_rows(stats, 0.1, select)
+    assert calls == [0.1]
+    assert rows["id"].tolist() == ["g1", "g2", "g3"] and rows["selected"].tolist() == [True, True, False]
+    assert set(rows.unit) == {"group"} and rows["variant_ids"].iloc[0] == "a,b"
+    rows = dc.knockoff_rows(stats, 0.1, _threshold_selection(math.inf))
     assert not rows["selected"].any()
 
 
@@ -74,7 +88,7 @@ def _table():
     nul = dc.null_rows(pd.DataFrame({"variant_id": ["rs0", "rs1", "rs2", "rs3"],
                                      "score": [9.0, 1.0, 8.0, 0.5], "p_empirical": 0.5}), np.full(20, 2.0), 0.05)
     ko = dc.knockoff_rows(pd.DataFrame({"group": ["g1", "g2"], "variant_ids": ["rs0,rs1", "rs2,rs3"],
-                                        "lead_variant": ["rs0", "rs2"], "W": [3.0, 1.0]}), 0.1, lambda w, q: 1.0)
+                                        "lead_variant": ["rs0", "rs2"], "W": [3.0, 1.0]}), 0.1, _threshold_selection(1.0))
     return dc.discoveries_table([gw, nul, ko])
 
 

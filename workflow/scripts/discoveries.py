@@ -19,10 +19,10 @@ if "null_summary" in inputs:
     maxima = pd.read_csv(sm.input.null_maxima, sep="\t")["max_score"].to_numpy(float)
     parts.append(dc.null_rows(summary, maxima, p.alpha, fwer=p.fwer))
 if "knockoff_statistics" in inputs:
-    from liftgwas.discover.knockoff_filter import knockoff_plus_threshold
+    from liftgwas.discover.knockoff_filter import knockoff_selection
 
     statistics = pd.read_csv(sm.input.knockoff_statistics, sep="\t", dtype={"group": str, "variant_ids": str})
-    parts.append(dc.knockoff_rows(statistics, p.q, knockoff_plus_threshold))
+    parts.append(dc.knockoff_rows(statistics, p.q, knockoff_selection))
 table = dc.discoveries_table(parts)
 write_tsv(sm.output.table, table)
 summary = dc.summary_table(table)

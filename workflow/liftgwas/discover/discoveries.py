@@ -6,7 +6,9 @@ discoveries, so the file also holds the statistic of what was not selected):
 * ``deeplift_null``: the seed-averaged DeepLIFT score against the max-statistic threshold
   of K null-trait retrainings (null_traits.py); selected when score > threshold; FWER <= α.
 * ``deeplift_knockoff``: the knockoff statistic W of each group (11-knock's
-  statistics.tsv) against the knockoff+ threshold at q; selected when W >= T; FDR <= q.
+  statistics.tsv) against the knockoff+ threshold at q (selected when W >= T), or e-BH on
+  the draws' e-values with several knockoff draws (knockoff_filter.knockoff_selection);
+  FDR <= q.
 * ``gwas_bh``: Benjamini–Hochberg at q on the GWAS p-values (scipy's
   false_discovery_control); statistic −log10 p, threshold −log10 of the largest selected p
   (the BH cut-off; inf when nothing is selected); FDR <= q for independent or positively
@@ -115,19 +117,23 @@ def null_rows(summary: pd.DataFrame, maxima, alpha: float, fwer: bool = True) ->
     })
 
 
-def knockoff_rows(statistics: pd.DataFrame, q: float, threshold_fn) -> pd.DataFrame:
+def knockoff_rows(statistics: pd.DataFrame, q: float, selection_fn) -> pd.DataFrame:
     """deeplift_knockoff rows from statistics.tsv (group, variant_ids, lead_variant, W ...).
 
-    ``threshold_fn(W, q)`` is knockoff_filter.knockoff_plus_threshold (inf = none selected).
+    ``selection_fn(statistics, q)`` is knockoff_filter.knockoff_selection (11-knock's): a
+    table of group, statistic, threshold, selected — one draw: W against the knockoff+
+    threshold (inf = none selected); several draws: e-BH on the draws' e-values.
     """
     check_rate("q", q)
-    w = pd.to_numeric(statistics["W"], errors="coerce").to_numpy(np.float64)
-    threshold = float(threshold_fn(np.nan_to_num(w, nan=0.0), q))
+    chosen = selection_fn(statistics, q).set_index("group")
+    groups = statistics["group"].astype(str).to_numpy()
+    chosen.index = chosen.index.astype(str)
+    chosen = chosen.loc[groups]
     return pd.DataFrame({
-        "method": "deeplift_knockoff", "unit": "group", "id": statistics["group"].astype(str).to_numpy(),
-        "variant_ids": statistics["variant_ids"].astype(str).to_numpy(), "statistic": w,
-        "threshold": threshold, "selected": np.nan_to_num(w, nan=-np.inf) >= threshold,
-        "error_rate": f"FDR<={q:g}", "p_value": np.nan,
+        "method": "deeplift_knockoff", "unit": "group", "id": groups,
+        "variant_ids": statistics["variant_ids"].astype(str).to_numpy(),
+        "statistic": chosen["statistic"].to_numpy(np.float64), "threshold": chosen["threshold"].to_numpy(np.float64),
+        "selected": chosen["selected"].to_numpy(bool), "error_rate": f"FDR<={q:g}", "p_value": np.nan,
     })
 
 
