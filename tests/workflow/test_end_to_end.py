@@ -148,7 +148,8 @@ def test_html_report_holds_the_tables_and_figures(finished_study):
     assert report.stat().st_size > 100_000
     text = report.read_text(errors="ignore")
     for name in ("table1.tsv", "training_metrics.tsv", "model_selection.tsv", "miami.png", "qq.png",
-                 "seed_stability.png", "table1.html", "model_selection.html", "training_metrics.html"):
+                 "seed_stability.png", "table1.html", "model_selection.html", "training_metrics.html",
+                 "discoveries.html", "discoveries_list.html"):
         assert name in text, name
     # Table 1's values, as an HTML table inside the report
     table1 = pd.read_csv(finished_study / "results" / "recall" / "table1.tsv", sep="\t", dtype=str,
@@ -206,3 +207,21 @@ def test_seed_stability_covers_every_retrain_seed(finished_study):
         assert len(table) == n * (n - 1) // 2
         figure = finished_study / "results" / "figures" / DATASET / trait / "seed_stability.png"
         assert figure.stat().st_size > 10_000
+
+
+def test_discoveries_without_deep_methods_hold_the_gwas_selections(finished_study):
+    # the tiny study has no discoveries section: the DeepLIFT methods are off (the default),
+    # the GWAS's BH at q = 0.1 and 5e-8 selections are there, with realised FDR / power
+    from liftgwas.discover.discoveries import bh_select, read_discoveries
+
+    for trait in TRAITS:
+        base = finished_study / "results" / DATASET / trait
+        table = read_discoveries(base / "discoveries.tsv")
+        assert set(table["method"]) == {"gwas_bh", "gwas_gws"}
+        bh = table[table["method"] == "gwas_bh"]
+        sumstats = pd.read_csv(base / "gwas" / "sumstats.tsv.gz", sep="\t", na_values=["#NA"])
+        assert len(bh) == len(sumstats)
+        expected, _ = bh_select(np.power(10.0, -sumstats["neg_log_10_p_value"].to_numpy(float)), 0.1)
+        assert int(bh["selected"].sum()) == int(expected.sum())
+        summary = pd.read_csv(base / "discoveries_summary.tsv", sep="\t")
+        assert {"fdr", "power"} <= set(summary.columns) and summary["power"].between(0, 1).all()
