@@ -69,5 +69,8 @@ def test_adding_null_traits_runs_only_the_new_null_jobs(null_study):
 def test_discoveries_study_plans_the_stage(tmp_path):
     jobs = planned_jobs(tmp_path, REPO / "config" / "discoveries.yaml")
     counts = count_rules(jobs)
-    # the null trainings follow the model-selection checkpoint, so the dry run shows the stage's end
+    # one dataset x one trait: K = 20 null jobs (their paths do not depend on the checkpoint's
+    # choice, only their inputs do, so the dry run shows them), one summary, one table
+    assert counts["null_train"] == 20 and counts["null_summary"] == 1
+    assert sorted(int(w["null"]) for rule, w in jobs if rule == "null_train") == list(range(1, 21))
     assert counts["discoveries"] == 1 and counts["discoveries_report"] == 1 and counts["miami"] == 1

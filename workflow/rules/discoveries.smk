@@ -75,26 +75,22 @@ rule null_train:
     wildcard_constraints:
         null=r"[1-9][0-9]*",
     threads: 2
+    # sized for the grid's largest architecture (the selected one is one of them): a
+    # resource function must not read the checkpoint, which a dry run has not run yet
     resources:
-        mem_mb=lambda wc, input, attempt: resource_model.train_mem_mb(
-            input.fam,
-            input.mean,
-            selected_choice(wc)["arch"],
-            config["training"]["batch_size"],
-            attempt,
+        mem_mb=lambda wc, input, attempt: max(
+            resource_model.train_mem_mb(
+                input.fam, input.mean, arch, config["training"]["batch_size"], attempt
+            )
+            for arch in STUDY.architectures
         ),
         runtime=lambda wc, input, attempt: len(config["model"]["retrain_seeds"])
-        * (
+        * max(
             resource_model.train_runtime_min(
-                input.fam,
-                input.mean,
-                selected_choice(wc)["arch"],
-                config["training"]["max_epochs"],
-                attempt,
+                input.fam, input.mean, arch, config["training"]["max_epochs"], attempt
             )
-            + resource_model.deeplift_runtime_min(
-                input.fam, input.mean, selected_choice(wc)["arch"], attempt
-            )
+            + resource_model.deeplift_runtime_min(input.fam, input.mean, arch, attempt)
+            for arch in STUDY.architectures
         ),
     params:
         dataset=lambda wc: wc.dataset,
