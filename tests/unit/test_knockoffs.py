@@ -211,3 +211,27 @@ def test_method_resolution_and_bad_settings():
         K.KnockoffSettings.from_config({"window": 1})
     with pytest.raises(ValueError, match=r"discoveries\.knockoffs\.method"):
         K.KnockoffSettings.from_config({"method": "hmm"})
+
+
+def test_statistics_for_a_dataset_without_snakemake(tmp_path):
+    """The bench entry point: store -> knockoff models (2 seeds) -> DeepLIFT -> statistics table."""
+    from liftgwas import split
+    from liftgwas.discover import knockoff_filter, knockoff_model
+    from liftgwas.train import TrainSettings
+
+    g, pcs, bim = _dataset(tmp_path)
+    ids = [f"s{i}" for i in range(len(g))]
+    y = (np.nan_to_num(g[:, 0].astype(float), nan=0) + np.random.default_rng(1).normal(0, 1, len(g)) > 1).astype(int)
+    pd.DataFrame({"FID": ids, "IID": ids, "case": y}).to_csv(tmp_path / "traits.tsv", sep="\t", index=False)
+    split.write_split(tmp_path / "plink.fam", tmp_path / "split.tsv", 1,
+                      {"train": 0.5, "early_stop": 0.25, "validation": 0.25})
+    train = TrainSettings(arch="4x4", l1=0.1, l1_scaling="sum_over_n_train", seed=0, batch_size=32,
+                          learning_rate=0.01, max_epochs=2, patience=1)
+    s = K.KnockoffSettings(run=True, factors=2, window=5)
+    stats = knockoff_model.knockoff_statistics_for_dataset(tmp_path, "case", "binary", train, [1, 2], s, "cohortA")
+    assert list(stats.columns[: len(knockoff_filter.STATISTICS_COLUMNS)]) == knockoff_filter.STATISTICS_COLUMNS
+    assert stats["n_variants"].sum() == g.shape[1] and (stats["n_seeds"] == 2).all()
+    np.testing.assert_allclose(stats["W"], stats["score_original"] - stats["score_knockoff"])
+    assert (tmp_path / "knockoffs" / "draw_1" / "case" / "seed_2" / "model.pt").exists()
+    sel = knockoff_filter.knockoff_selection(stats, 0.1)
+    assert len(sel) == len(stats) and sel["selected"].dtype == bool
