@@ -1,5 +1,6 @@
 # liftgwas: `make run` runs the default study end to end, `make test` runs every test.
-# Both install what they need first (Debian packages when run as root, then a venv).
+# Both install what they need first: Debian packages when run as root (the compiler among
+# them, which the venv's source-only packages need), then the venvs.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -15,12 +16,12 @@ CORES ?= all
 
 # profiles/local sets the local core count (profiles/default, the workflow profile of every
 # run, must not: `cores` caps each rule's threads, cluster jobs included)
-run: venv system-deps
+run: system-deps venv
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --report results/report.html
 	@echo "Done: results/recall/table1.md, results/figures/, report at results/report.html"
 
-test: venv tools system-deps
+test: system-deps venv tools
 	$(BIN)/python -m pytest tests
 
 report: venv
