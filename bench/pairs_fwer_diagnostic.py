@@ -10,7 +10,11 @@ pair-free datasets (bench/work/pairs/n2000_m1000/pairfree-r*), per replicate on
     with dosage main effects (the workflow's default) and with genotypic main effects;
   * 105 random pairs of non-causal SNPs (seeded), dosage main effects: the control;
 FWER = fraction of replicates with any Bonferroni (over the 105) p < 0.05, per family. No
-threshold or simulation is changed; the families were fixed before this was run.
+threshold or simulation is changed; the first three families were fixed before the first run.
+The second run (``--families null_snps_dosage_lrt null_snps_dosage_permuted_y --output
+bench/results/pairs_fwer_diagnostic_2.json``) separates the two suspected causes on the null
+SNP pairs: the likelihood-ratio test instead of Wald, and Wald on a permuted trait (which
+breaks the trait's link with ancestry: if the inflation stays, it is the test's approximation).
 """
 
 from __future__ import annotations
@@ -38,7 +42,25 @@ WORK = ROOT / "bench/work/pairs/n2000_m1000"
 OUTPUT = ROOT / "bench/results/pairs_fwer_diagnostic.json"
 
 
+def FAMILIES(causal_pairs, null_pairs, y, y_perm):
+    return [("causal_dosage", causal_pairs, "dosage", "wald", y),
+            ("causal_genotypic", causal_pairs, "genotypic", "wald", y),
+            ("null_snps_dosage", null_pairs, "dosage", "wald", y),
+            # second run (families fixed after the first): is it the Wald approximation or structure?
+            ("null_snps_dosage_lrt", null_pairs, "dosage", "lrt", y),
+            ("null_snps_dosage_permuted_y", null_pairs, "dosage", "wald", y_perm)]
+
+
+FAMILY_NAMES = [f[0] for f in FAMILIES(None, None, None, None)]
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--families", nargs="+", default=FAMILY_NAMES[:3], choices=FAMILY_NAMES)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args()
     load_before, wall, cpu = os.getloadavg(), time.perf_counter(), time.process_time()
     rows = []
     for directory in sorted(WORK.glob("pairfree-r*"), key=lambda p: int(p.name.split("-r")[1])):
@@ -57,10 +79,11 @@ def main() -> None:
         part = data.splits["validation"]
         g = data.store.decode(part.rows)
         entry = {"dataset": directory.name}
-        for family, family_pairs, coding in (("causal_dosage", causal_pairs, "dosage"),
-                                             ("causal_genotypic", causal_pairs, "genotypic"),
-                                             ("null_snps_dosage", null_pairs, "dosage")):
-            p = np.array([lp.interaction_test(part.y, g[:, i], g[:, j], part.covariates, "binary", coding)["p"]
+        y_perm = np.random.default_rng(10_000 + int(directory.name.split("-r")[1])).permutation(part.y)
+        for family, family_pairs, coding, test, y in FAMILIES(causal_pairs, null_pairs, part.y, y_perm):
+            if family not in args.families:
+                continue
+            p = np.array([lp.interaction_test(y, g[:, i], g[:, j], part.covariates, "binary", coding, test)["p"]
                           for i, j in family_pairs])
             bonf, _ = lp.adjust(p)
             entry[family] = {"n_tests": len(p), "min_p": float(np.nanmin(p)), "n_failed": int(np.isnan(p).sum()),
@@ -73,8 +96,9 @@ def main() -> None:
                         "n_replicates": len(rows),
                         "mean_fraction_p_below_0.05": float(np.mean([r[family]["fraction_p_below_0.05"]
                                                                      for r in rows]))}
-               for family in ("causal_dosage", "causal_genotypic", "null_snps_dosage")}
-    write_json(OUTPUT, {"command": "bench/pairs_fwer_diagnostic.py", "summary": summary,
+               for family in args.families}
+    write_json(args.output, {"command": "bench/pairs_fwer_diagnostic.py " + " ".join(sys.argv[1:]),
+                             "summary": summary,
                         "machine": {"cpus": os.cpu_count(), "shared": True, "loadavg_before": load_before,
                                     "loadavg_after": os.getloadavg(),
                                     "wall_s": round(time.perf_counter() - wall, 1),

@@ -127,6 +127,21 @@ def test_interaction_test_matches_statsmodels_logit_and_ols_with_formulas():
         assert ours["p"] == pytest.approx(fit.pvalues["gi:gj"], rel=1e-5)  # Wald z (logit), t (OLS)
 
 
+def test_likelihood_ratio_option_matches_two_statsmodels_logit_fits():
+    import statsmodels.formula.api as smf
+    from scipy.stats import chi2
+
+    y, gi, gj, cov = _toy("binary")
+    frame = pd.DataFrame({"y": y, "gi": gi, "gj": gj, "c1": cov[:, 0], "c2": cov[:, 1]})
+    full = smf.logit("y ~ c1 + c2 + gi * gj", frame).fit(disp=0)
+    reduced = smf.logit("y ~ c1 + c2 + gi + gj", frame).fit(disp=0)
+    ours = lp.interaction_test(y, gi, gj, cov, "binary", test="lrt")
+    assert ours["p"] == pytest.approx(chi2.sf(2 * (full.llf - reduced.llf), 1), rel=1e-5)
+    assert ours["interaction_beta"] == pytest.approx(full.params["gi:gj"], rel=1e-6)
+    with pytest.raises(ValueError, match=r"pairs\.test"):
+        lp.PairSettings(test="score").validate()
+
+
 def test_interaction_test_says_why_a_pair_has_no_estimate():
     y, gi, gj, cov = _toy("binary", n=100)
     assert lp.interaction_test(y, gi, np.zeros_like(gj), cov, "binary")["status"] == "monomorphic_product"

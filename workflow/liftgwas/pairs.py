@@ -73,6 +73,7 @@ class PairSettings:
     chunk_size: int = 256
     alpha: float = 0.05
     main_effects: str = "dosage"
+    test: str = "wald"
 
     @classmethod
     def from_config(cls, section: dict | None) -> "PairSettings":
@@ -102,6 +103,8 @@ class PairSettings:
             raise ValueError(f"config key pairs.top_snps: needs at least 2 SNPs to form a pair, got {self.top_snps}")
         if self.main_effects not in MAIN_EFFECTS:
             raise ValueError(f"config key pairs.main_effects: {self.main_effects!r} is not one of {list(MAIN_EFFECTS)}")
+        if self.test not in TESTS:
+            raise ValueError(f"config key pairs.test: {self.test!r} is not one of {list(TESTS)}")
         if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1):
             raise ValueError(f"config key pairs.alpha: must be in (0, 1), got {self.alpha!r}")
         if n_snps is None:
@@ -289,6 +292,7 @@ def training_snp_scores(models: list[tuple[GenotypeModel, torch.Tensor]], data: 
 
 
 MAIN_EFFECTS = ("dosage", "genotypic")
+TESTS = ("wald", "lrt")  # binary traits; quantitative ones always get OLS's exact t test
 
 
 def interaction_design(gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, main_effects: str = "dosage") -> np.ndarray:
@@ -305,7 +309,7 @@ def interaction_design(gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, m
 
 
 def interaction_test(y: np.ndarray, gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, kind: str,
-                     main_effects: str = "dosage") -> dict:
+                     main_effects: str = "dosage", test: str = "wald") -> dict:
     """Test of the product term of y ~ 1 + covariates + g_i + g_j + g_i·g_j: statsmodels GLM
     binomial/logit (Wald z) for binary traits, OLS (t) for quantitative ones. ``status`` says
     why a pair has no estimate."""
@@ -336,6 +340,11 @@ def interaction_test(y: np.ndarray, gi: np.ndarray, gj: np.ndarray, covariates: 
     beta, se, p = float(fit.params[-1]), float(fit.bse[-1]), float(fit.pvalues[-1])
     if not np.isfinite(se):
         return {**empty, "status": "separation_or_failed"}
+    if test == "lrt" and kind == "binary":  # likelihood ratio against the model without the product
+        from scipy.stats import chi2
+
+        reduced = sm.GLM(np.asarray(y, float), design[:, :-1], family=sm.families.Binomial()).fit()
+        p = float(chi2.sf(max(2.0 * (fit.llf - reduced.llf), 0.0), 1))
     return {"interaction_beta": beta, "se": se, "p": p, "n": int(len(y)), "status": "ok"}
 
 
@@ -363,7 +372,7 @@ def validation_dosages(data: TrainingData, snps: np.ndarray) -> np.ndarray:
 
 
 def verify_pairs(candidates: pd.DataFrame, data: TrainingData, top_pairs: int,
-                 main_effects: str = "dosage") -> pd.DataFrame:
+                 main_effects: str = "dosage", test: str = "wald") -> pd.DataFrame:
     """Test the first ``top_pairs`` candidates on the validation split; adds the test columns.
 
     Quantitative traits are held standardised (training mean/SD) in ``data``: the beta is
@@ -379,7 +388,7 @@ def verify_pairs(candidates: pd.DataFrame, data: TrainingData, top_pairs: int,
     results = []
     for i, j in zip(chosen["snp_i"], chosen["snp_j"]):
         r = interaction_test(part.y, dosage[:, column[i]], dosage[:, column[j]], part.covariates, data.kind,
-                             main_effects)
+                             main_effects, test)
         r["interaction_beta"] *= scale
         r["se"] *= scale
         results.append(r)
@@ -459,7 +468,7 @@ def run(model_paths, data: TrainingData, bim: pd.DataFrame, settings: PairSettin
     log.info("%s pair scores (%s candidates): %d pairs scored from %d models in %.1f s", settings.method,
              settings.candidates, network.n_candidate_pairs, len(models), network.seconds)
     start = time.perf_counter()
-    tested = verify_pairs(network.pairs, data, settings.top_pairs, settings.main_effects)
+    tested = verify_pairs(network.pairs, data, settings.top_pairs, settings.main_effects, settings.test)
     seconds = time.perf_counter() - start
     table = named(tested, bim["snp"].astype(str).to_numpy())
     info = summary(settings, network, tested, len(bim), seconds)
