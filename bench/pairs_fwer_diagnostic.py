@@ -15,6 +15,9 @@ The second run (``--families null_snps_dosage_lrt null_snps_dosage_permuted_y --
 bench/results/pairs_fwer_diagnostic_2.json``) separates the two suspected causes on the null
 SNP pairs: the likelihood-ratio test instead of Wald, and Wald on a permuted trait (which
 breaks the trait's link with ancestry: if the inflation stays, it is the test's approximation).
+The third run (``--families null_snps_residualised_product causal_residualised_product
+--output bench/results/pairs_fwer_diagnostic_3.json``) tests the product of the
+covariate-residualised dosages (``pairs.product: residualised``).
 """
 
 from __future__ import annotations
@@ -48,7 +51,10 @@ def FAMILIES(causal_pairs, null_pairs, y, y_perm):
             ("null_snps_dosage", null_pairs, "dosage", "wald", y),
             # second run (families fixed after the first): is it the Wald approximation or structure?
             ("null_snps_dosage_lrt", null_pairs, "dosage", "lrt", y),
-            ("null_snps_dosage_permuted_y", null_pairs, "dosage", "wald", y_perm)]
+            ("null_snps_dosage_permuted_y", null_pairs, "dosage", "wald", y_perm),
+            # third run: the product of covariate-residualised dosages (the structure fix)
+            ("null_snps_residualised_product", null_pairs, "dosage", "wald", y),
+            ("causal_residualised_product", causal_pairs, "dosage", "wald", y)]
 
 
 FAMILY_NAMES = [f[0] for f in FAMILIES(None, None, None, None)]
@@ -83,8 +89,9 @@ def main() -> None:
         for family, family_pairs, coding, test, y in FAMILIES(causal_pairs, null_pairs, part.y, y_perm):
             if family not in args.families:
                 continue
-            p = np.array([lp.interaction_test(y, g[:, i], g[:, j], part.covariates, "binary", coding, test)["p"]
-                          for i, j in family_pairs])
+            product = "residualised" if family.endswith("_residualised_product") else "dosage"
+            p = np.array([lp.interaction_test(y, g[:, i], g[:, j], part.covariates, "binary", coding, test,
+                                              product)["p"] for i, j in family_pairs])
             bonf, _ = lp.adjust(p)
             entry[family] = {"n_tests": len(p), "min_p": float(np.nanmin(p)), "n_failed": int(np.isnan(p).sum()),
                              "any_bonferroni": bool(np.nanmin(bonf) < 0.05),

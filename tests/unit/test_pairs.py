@@ -142,6 +142,19 @@ def test_likelihood_ratio_option_matches_two_statsmodels_logit_fits():
         lp.PairSettings(test="score").validate()
 
 
+def test_residualised_product_is_the_product_of_covariate_residuals():
+    rng = np.random.default_rng(4)
+    gi, gj, cov = rng.binomial(2, 0.3, 50) * 1.0, rng.binomial(2, 0.5, 50) * 1.0, rng.normal(size=(50, 2))
+    design = lp.interaction_design(gi, gj, cov, product="residualised")
+    base = np.column_stack([np.ones(50), cov])
+    ri = gi - base @ np.linalg.lstsq(base, gi, rcond=None)[0]
+    rj = gj - base @ np.linalg.lstsq(base, gj, rcond=None)[0]
+    np.testing.assert_allclose(design[:, -1], ri * rj, atol=1e-12)
+    np.testing.assert_array_equal(design[:, :-1], lp.interaction_design(gi, gj, cov)[:, :-1])
+    with pytest.raises(ValueError, match=r"pairs\.product"):
+        lp.PairSettings(product="raw").validate()
+
+
 def test_interaction_test_says_why_a_pair_has_no_estimate():
     y, gi, gj, cov = _toy("binary", n=100)
     assert lp.interaction_test(y, gi, np.zeros_like(gj), cov, "binary")["status"] == "monomorphic_product"

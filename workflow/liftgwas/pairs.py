@@ -74,6 +74,7 @@ class PairSettings:
     alpha: float = 0.05
     main_effects: str = "dosage"
     test: str = "wald"
+    product: str = "dosage"
 
     @classmethod
     def from_config(cls, section: dict | None) -> "PairSettings":
@@ -103,6 +104,8 @@ class PairSettings:
             raise ValueError(f"config key pairs.top_snps: needs at least 2 SNPs to form a pair, got {self.top_snps}")
         if self.main_effects not in MAIN_EFFECTS:
             raise ValueError(f"config key pairs.main_effects: {self.main_effects!r} is not one of {list(MAIN_EFFECTS)}")
+        if self.product not in PRODUCTS:
+            raise ValueError(f"config key pairs.product: {self.product!r} is not one of {list(PRODUCTS)}")
         if self.test not in TESTS:
             raise ValueError(f"config key pairs.test: {self.test!r} is not one of {list(TESTS)}")
         if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1):
@@ -295,7 +298,16 @@ MAIN_EFFECTS = ("dosage", "genotypic")
 TESTS = ("wald", "lrt")  # binary traits; quantitative ones always get OLS's exact t test
 
 
-def interaction_design(gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, main_effects: str = "dosage") -> np.ndarray:
+PRODUCTS = ("dosage", "residualised")
+
+
+def _residualise(g: np.ndarray, base: np.ndarray) -> np.ndarray:
+    coefficients, *_ = np.linalg.lstsq(base, g, rcond=None)
+    return g - base @ coefficients
+
+
+def interaction_design(gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, main_effects: str = "dosage",
+                       product: str = "dosage") -> np.ndarray:
     """[1, covariates, g_i, g_j, (genotypic: [g_i = 1], [g_j = 1],) g_i·g_j]: the product term is
     the last column. ``genotypic`` main effects span every function of each SNP's three
     genotypes, so a dominant or recessive main effect cannot leak into the product term."""
@@ -305,18 +317,26 @@ def interaction_design(gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, m
         columns += [(np.rint(gi) == 1).astype(float), (np.rint(gj) == 1).astype(float)]
     elif main_effects != "dosage":
         raise ValueError(f"config key pairs.main_effects: {main_effects!r} is not one of {list(MAIN_EFFECTS)}")
+    if product == "residualised":
+        # each dosage minus its least-squares fit on [1, covariates]: the product of the residuals
+        # has (under conditional independence given ancestry) no ancestry trend left for a
+        # structured trait to follow, which the raw product has beyond linear PCs
+        base = np.column_stack(columns[:2])
+        return np.column_stack([*columns, _residualise(gi, base) * _residualise(gj, base)])
+    if product != "dosage":
+        raise ValueError(f"config key pairs.product: {product!r} is not one of {list(PRODUCTS)}")
     return np.column_stack([*columns, gi * gj])
 
 
 def interaction_test(y: np.ndarray, gi: np.ndarray, gj: np.ndarray, covariates: np.ndarray, kind: str,
-                     main_effects: str = "dosage", test: str = "wald") -> dict:
+                     main_effects: str = "dosage", test: str = "wald", product: str = "dosage") -> dict:
     """Test of the product term of y ~ 1 + covariates + g_i + g_j + g_i·g_j: statsmodels GLM
     binomial/logit (Wald z) for binary traits, OLS (t) for quantitative ones. ``status`` says
     why a pair has no estimate."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
-    design = interaction_design(gi, gj, covariates, main_effects)
+    design = interaction_design(gi, gj, covariates, main_effects, product)
     empty = {"interaction_beta": math.nan, "se": math.nan, "p": math.nan, "n": int(len(y))}
     product = design[:, -1]
     if np.ptp(product) == 0:
@@ -372,7 +392,7 @@ def validation_dosages(data: TrainingData, snps: np.ndarray) -> np.ndarray:
 
 
 def verify_pairs(candidates: pd.DataFrame, data: TrainingData, top_pairs: int,
-                 main_effects: str = "dosage", test: str = "wald") -> pd.DataFrame:
+                 main_effects: str = "dosage", test: str = "wald", product: str = "dosage") -> pd.DataFrame:
     """Test the first ``top_pairs`` candidates on the validation split; adds the test columns.
 
     Quantitative traits are held standardised (training mean/SD) in ``data``: the beta is
@@ -388,7 +408,7 @@ def verify_pairs(candidates: pd.DataFrame, data: TrainingData, top_pairs: int,
     results = []
     for i, j in zip(chosen["snp_i"], chosen["snp_j"]):
         r = interaction_test(part.y, dosage[:, column[i]], dosage[:, column[j]], part.covariates, data.kind,
-                             main_effects, test)
+                             main_effects, test, product)
         r["interaction_beta"] *= scale
         r["se"] *= scale
         results.append(r)
@@ -468,7 +488,8 @@ def run(model_paths, data: TrainingData, bim: pd.DataFrame, settings: PairSettin
     log.info("%s pair scores (%s candidates): %d pairs scored from %d models in %.1f s", settings.method,
              settings.candidates, network.n_candidate_pairs, len(models), network.seconds)
     start = time.perf_counter()
-    tested = verify_pairs(network.pairs, data, settings.top_pairs, settings.main_effects, settings.test)
+    tested = verify_pairs(network.pairs, data, settings.top_pairs, settings.main_effects, settings.test,
+                          settings.product)
     seconds = time.perf_counter() - start
     table = named(tested, bim["snp"].astype(str).to_numpy())
     info = summary(settings, network, tested, len(bim), seconds)
