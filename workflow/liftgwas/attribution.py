@@ -235,48 +235,86 @@ def deeplift_scores(
 
     ``reference`` is the centred training-mean genotype (as the model file stores it);
     ``seed`` (the run's seed, from its path) drives every random draw of the method.
-    ``chunk_size`` is used as given on the CPU; on a GPU the chunk is as large as its free
-    memory allows (device_decode.attribution_chunk_size): a few large passes keep it busy.
+    A model alone is a block of one (``deeplift_scores_many``): the same arithmetic.
     """
+    return deeplift_scores_many([model], data, [reference], split, chunk_size, device, settings, [seed])[0]
+
+
+class _Accumulator:
+    """One model's running per-SNP sums over the chunks of a pass."""
+
+    def __init__(self, model: GenotypeModel, data: TrainingData, reference: torch.Tensor, settings, chunk_size: int,
+                 seed: int, device: torch.device):
+        self.model = model.to(device).eval()
+        self.scale = model.snps.input_scale.detach()
+        net = model.snps.scaled_net().eval()
+        ref = reference.to(device) * self.scale
+        references = None
+        if settings.method in ("deeplift_shap", "gradient_shap"):
+            references = reference_samples(model, data, settings.shap_samples, seed, device)
+        self.explain = chunk_explainer(net, settings, ref, references, chunk_size, seed, device)
+        m = data.n_snps
+        self.sum_abs = torch.zeros(m, dtype=torch.float64, device=device)
+        self.sum_sq = torch.zeros(m, dtype=torch.float64, device=device)
+        self.sum_ad = torch.zeros(m, dtype=torch.float64, device=device)  # Σ a·(x - r): the signed direction
+        self.sum_dd = torch.zeros(m, dtype=torch.float64, device=device)  # Σ (x - r)², r unscaled (per allele)
+        self.ref_dosage = reference.to(device).unsqueeze(0)
+        self.max_delta = None
+
+    def add(self, x: torch.Tensor, chunk_index: int) -> None:
+        attr, delta = self.explain(x * self.scale, chunk_index)
+        _accumulate_direction(attr, x.detach() - self.ref_dosage, self.sum_ad, self.sum_dd)
+        a = attr.abs_()  # in place: no float64 copy of the chunk
+        self.sum_abs += a.sum(0, dtype=torch.float64)
+        self.sum_sq += a.square_().sum(0, dtype=torch.float64)
+        if delta is not None:
+            self.max_delta = delta if self.max_delta is None else max(self.max_delta, delta)
+
+    def result(self, n: int, label: str) -> DeepLiftResult:
+        mean = (self.sum_abs / n).cpu().numpy()
+        var = (self.sum_sq / n).cpu().numpy() - mean**2
+        se = np.sqrt(np.maximum(var, 0.0) / max(n - 1, 1))
+        return DeepLiftResult(score=mean, score_se=se, n_samples=n, max_convergence_delta=self.max_delta,
+                              method=label, attribution_per_allele=per_allele(self.sum_ad, self.sum_dd))
+
+
+def deeplift_scores_many(
+    models: list[GenotypeModel],
+    data: TrainingData,
+    references: list[torch.Tensor],
+    split: str = "validation",
+    chunk_size: int = 512,
+    device: torch.device | str = "cpu",
+    settings: AttributionSettings | None = None,
+    seeds: list[int] | None = None,
+) -> list[DeepLiftResult]:
+    """``deeplift_scores`` of several models of one dataset in one pass over the split:
+    each chunk of samples is decoded once and attributed by every model in turn (a block
+    job's cells). Each model keeps its own reference, seed (random draws) and sums, so
+    its result is the one it gets alone, bit for bit on CPU (tested)."""
     settings = settings or AttributionSettings()
     settings.validate()
     device = torch.device(device)
+    seeds = list(seeds) if seeds is not None else [0] * len(models)
+    if not (len(models) == len(references) == len(seeds)):
+        raise ValueError("one reference and one seed per model")
     total = len(data.splits[split].rows)
+    # used as given on the CPU; on a GPU as large as its free memory allows
+    # (device_decode.attribution_chunk_size): a few large passes keep it busy
     chunk_size = attribution_chunk_size(chunk_size, data.n_snps, device, n_samples=total)
-    model = model.to(device).eval()
-    scale = model.snps.input_scale.detach()
-    net = model.snps.scaled_net().eval()
-    ref = reference.to(device) * scale
-    references = None
-    if settings.method in ("deeplift_shap", "gradient_shap"):
-        references = reference_samples(model, data, settings.shap_samples, seed, device)
-    explain = chunk_explainer(net, settings, ref, references, chunk_size, seed, device)
-    m = data.n_snps
-    sum_abs = torch.zeros(m, dtype=torch.float64, device=device)
-    sum_sq = torch.zeros(m, dtype=torch.float64, device=device)
-    sum_ad = torch.zeros(m, dtype=torch.float64, device=device)  # Σ a·(x - r): the signed direction
-    sum_dd = torch.zeros(m, dtype=torch.float64, device=device)  # Σ (x - r)², r unscaled (per allele)
-    ref_dosage = reference.to(device).unsqueeze(0)
-    max_delta, n = None, 0
+    accumulators = [_Accumulator(m, data, r, settings, chunk_size, s, device)
+                    for m, r, s in zip(models, references, seeds)]
+    n = 0
     what = "DeepLIFT" if settings.label == "deeplift" else settings.label
     progress = Progress(f"{what} ({split})", total)
     for chunk_index, (x, _, _) in enumerate(data.batches(split, chunk_size, device=device)):
-        attr, delta = explain(x * scale, chunk_index)
-        _accumulate_direction(attr, x.detach() - ref_dosage, sum_ad, sum_dd)
-        a = attr.abs_()  # in place: no float64 copy of the chunk
-        sum_abs += a.sum(0, dtype=torch.float64)
-        sum_sq += a.square_().sum(0, dtype=torch.float64)
-        if delta is not None:
-            max_delta = delta if max_delta is None else max(max_delta, delta)
+        for acc in accumulators:
+            acc.add(x, chunk_index)
         n += x.shape[0]
         progress.update(x.shape[0])
     if n == 0:
         raise ValueError(f"no samples in split {split!r} to attribute")
-    mean = (sum_abs / n).cpu().numpy()
-    var = (sum_sq / n).cpu().numpy() - mean**2
-    se = np.sqrt(np.maximum(var, 0.0) / max(n - 1, 1))
-    return DeepLiftResult(score=mean, score_se=se, n_samples=n, max_convergence_delta=max_delta,
-                          method=settings.label, attribution_per_allele=per_allele(sum_ad, sum_dd))
+    return [acc.result(n, settings.label) for acc in accumulators]
 
 
 def _accumulate_direction(attr: torch.Tensor, diff: torch.Tensor, sum_ad: torch.Tensor, sum_dd: torch.Tensor) -> None:

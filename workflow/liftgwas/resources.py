@@ -76,6 +76,47 @@ def train_runtime_min(fam, mean_npy, arch: str, max_epochs: int, attempt: int = 
     return _scale(10 + flops / 2e10 / 60, attempt)
 
 
+def _hidden(arch: str) -> tuple[int, int]:
+    first, second = arch.split("x")
+    return int(first), int(second)
+
+
+def _cell_state_bytes(m: int, arch: str, copies: int) -> float:
+    h1, h2 = _hidden(arch)
+    return copies * 4 * (m * h1 + h1 * h2 + h2)
+
+
+def train_block_mem_mb(fam, mean_npy, archs: list[str], batch_size: int, attempt: int = 1) -> int:
+    """A block job holds every cell at once: per cell its weights, gradient, 2 Adam moments,
+    the best-epoch copy and a transient checkpoint copy (6 copies of the first layer); the
+    decoded batches (the evaluation batch, the one in use and the prefetched next one)
+    are shared by all cells."""
+    m = n_snps(mean_npy)
+    cells = sum(_cell_state_bytes(m, arch, 6) for arch in archs)
+    batches = 3 * 4 * (4 * batch_size) * m
+    return _scale(BASE_MB + (cells + batches) / 1e6, attempt)
+
+
+def train_block_runtime_min(fam, mean_npy, archs: list[str], max_epochs: int, attempt: int = 1) -> int:
+    """The cells run one after another on each shared batch, so the block's time is the
+    sum of its cells' arithmetic (train_runtime_min less the start-up each would pay)."""
+    flops = sum(6 * n_samples(fam) * 0.5 * n_snps(mean_npy) * _hidden1(arch) * max_epochs for arch in archs)
+    return _scale(10 + flops / 2e10 / 60, attempt)
+
+
+def deeplift_block_mem_mb(fam, mean_npy, archs: list[str], chunk_size: int, attempt: int = 1) -> int:
+    """Captum's ~13 chunk-sized arrays of the model being attributed (one at a time), plus
+    every model of the block loaded (its weights once) and 4 float64 sums per SNP each."""
+    m = n_snps(mean_npy)
+    models = sum(_cell_state_bytes(m, arch, 1) + 4 * 8 * m for arch in archs)
+    return _scale(BASE_MB + (13 * 4 * chunk_size * m + models) / 1e6, attempt)
+
+
+def deeplift_block_runtime_min(fam, mean_npy, archs: list[str], attempt: int = 1) -> int:
+    flops = sum(4 * n_samples(fam) * 0.25 * n_snps(mean_npy) * _hidden1(arch) for arch in archs)
+    return _scale(10 + flops / 9e9 / 60, attempt)
+
+
 def deeplift_mem_mb(fam, mean_npy, chunk_size: int, attempt: int = 1) -> int:
     m = n_snps(mean_npy)
     # Captum holds ~12 float32 (chunk x M) arrays at once (inputs, baselines, their

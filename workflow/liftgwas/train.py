@@ -183,9 +183,19 @@ def covariate_fit(data: TrainingData) -> tuple[np.ndarray, float]:
 
 @torch.no_grad()
 def predict(model: GenotypeModel, data: TrainingData, split: str, batch_size: int, device) -> np.ndarray:
-    model.eval()
-    outs = [model(x, c).float().cpu().numpy() for x, c, _ in data.batches(split, batch_size, device=device)]
-    return np.concatenate(outs) if outs else np.zeros(0, dtype=np.float32)
+    return predict_many([model], data, split, batch_size, device)[0]
+
+
+@torch.no_grad()
+def predict_many(models: list[GenotypeModel], data: TrainingData, split: str, batch_size: int, device) -> list[np.ndarray]:
+    """Every model's output on one split, decoding each batch once for all of them."""
+    for model in models:
+        model.eval()
+    outs: list[list[np.ndarray]] = [[] for _ in models]
+    for x, c, _ in data.batches(split, batch_size, device=device):
+        for out, model in zip(outs, models):
+            out.append(model(x, c).float().cpu().numpy())
+    return [np.concatenate(o) if o else np.zeros(0, dtype=np.float32) for o in outs]
 
 
 def evaluate(
@@ -198,7 +208,16 @@ def evaluate(
     ``case_recall`` is the fraction of cases the uncorrected logit calls cases (> 0): the
     minority recall of the classifier the (balanced) training produced.
     """
-    out = predict(model, data, split, batch_size, device).astype(np.float64)
+    return evaluate_many([model], data, split, batch_size, device, [logit_offset])[0]
+
+
+def evaluate_many(models, data: TrainingData, split: str, batch_size: int, device, logit_offsets) -> list[dict]:
+    """``evaluate`` for several models on one pass over the split's batches."""
+    outs = predict_many(models, data, split, batch_size, device)
+    return [_score(out.astype(np.float64), data, split, offset) for out, offset in zip(outs, logit_offsets)]
+
+
+def _score(out: np.ndarray, data: TrainingData, split: str, logit_offset: float) -> dict:
     y = data.splits[split].y.astype(np.float64)
     n = len(y)
     if n == 0:
@@ -251,17 +270,50 @@ def train_model(
     """Train (or resume) one model; returns the best-epoch model and its metrics.
 
     ``stop_after_epochs`` ends the call early after that many epochs *of this call*, as a
-    kill would (used by the resume tests); the checkpoint is left in place.
+    kill would (used by the resume tests); the checkpoint is left in place. One cell is a
+    block of one: the same loop as ``train_models``, so a cell trained alone and the same
+    cell trained in a block do the same arithmetic (bit-identical on CPU, tested).
     """
+    return train_models(data, [settings], [checkpoint_path], device, stop_after_epochs)[0]
+
+
+@dataclass
+class _Cell:
+    """One grid cell of a block: its own model, optimizer, schedule, early-stopping state
+    and checkpoint; nothing is shared with the other cells but the decoded batches."""
+
+    index: int
+    settings: TrainSettings
+    model: GenotypeModel
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    state: dict
+    fingerprint: str
+    checkpoint_path: Path | None
+    balance: dict
+    pos_weight: torch.Tensor | None
+    ratio: float | None
+    resumed_from: int | None = None
+    epochs_this_call: int = 0
+    seconds: float = 0.0  # time in this cell's own steps and evaluations
+
+    @property
+    def finished(self) -> bool:
+        return self.state["bad_epochs"] >= self.settings.patience or self.state["epoch"] >= self.settings.max_epochs
+
+    @property
+    def label(self) -> str:
+        s = self.settings
+        return f"{s.arch}/l1_{s.l1:g}/seed_{s.seed}"
+
+
+def _new_cell(index: int, data: TrainingData, settings: TrainSettings, checkpoint_path, device) -> _Cell:
     settings.validate()
-    device = device or pick_device()
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     fingerprint = settings.fingerprint(data)
-    n_train = len(data.splits["train"].rows)
     y_train = data.splits["train"].y
     balance = class_balance_plan(y_train, settings.class_balance if data.kind == "binary" else "none", settings.oversample_ratio)
     pos_weight = None if balance["pos_weight"] is None else torch.tensor(balance["pos_weight"], device=device)
-    offset = balance["logit_offset"]
     ratio = settings.oversample_ratio if data.kind == "binary" and settings.class_balance == "oversample" else None
     torch.manual_seed(settings.seed)
     model = GenotypeModel(data.n_snps, len(data.covariate_names), settings.arch, settings.pairwise, settings.fm_rank)
@@ -280,7 +332,8 @@ def train_model(
         if settings.lr_schedule == "plateau" else None
     )
     state = {"epoch": 0, "best_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "best_state": None, "history": []}
-    resumed_from = None
+    cell = _Cell(index, settings, model, optimizer, scheduler, state, fingerprint, checkpoint_path, balance,
+                 pos_weight, ratio)
     if checkpoint_path and checkpoint_path.exists():
         saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
         if saved.get("fingerprint") == fingerprint:
@@ -288,77 +341,168 @@ def train_model(
             optimizer.load_state_dict(saved["optimizer"])
             if scheduler is not None:
                 scheduler.load_state_dict(saved["scheduler"])
-            state = saved["state"]
-            resumed_from = state["epoch"]
-            log.info("resuming from checkpoint %s at epoch %d", checkpoint_path, resumed_from)
+            cell.state = saved["state"]
+            cell.resumed_from = cell.state["epoch"]
+            log.info("resuming from checkpoint %s at epoch %d", checkpoint_path, cell.resumed_from)
         else:
             log.info("ignoring checkpoint %s: it was written for other settings or data", checkpoint_path)
+    return cell
 
+
+def _stream_key(cell: _Cell) -> tuple:
+    # cells whose epoch order is the same array read the same decoded batches: the order
+    # depends on the seed and the epoch (and, when oversampling, on the ratio)
+    return (cell.settings.seed, cell.state["epoch"], cell.ratio, cell.settings.batch_size)
+
+
+def train_models(
+    data: TrainingData,
+    settings: list[TrainSettings],
+    checkpoint_paths: list | None = None,
+    device: torch.device | None = None,
+    stop_after_epochs: int | None = None,
+    on_finished=None,
+) -> list[tuple[GenotypeModel, dict]] | None:
+    """Train (or resume) a block of grid cells on the same data, sharing decoded batches.
+
+    Each epoch, the active cells are grouped by their epoch order (seed and epoch, so
+    every cell sees exactly the batches it sees when trained alone); each group's
+    mini-batches are decoded once and every cell of the group takes its own Adam step on
+    them, in turn (on CPU one wide fused matrix multiply measured slower than the cells'
+    own ones, so the cells keep their own modules). The early-stop pass is decoded once
+    for all cells. Every cell keeps its own optimizer, schedule, early stopping (a cell
+    whose patience ran out stops updating while the others go on) and checkpoint.
+
+    ``on_finished(i, model, metrics)`` is called as soon as cell i is done (its best
+    weights restored and evaluated), so a block job writes that cell's outputs and frees
+    its memory at once; without it the (model, metrics) pairs are returned in order.
+    ``stop_after_epochs``: as in ``train_model``, counted in epochs of the cells of this call.
+    """
+    device = device or pick_device()
+    checkpoint_paths = list(checkpoint_paths) if checkpoint_paths is not None else [None] * len(settings)
+    if len(checkpoint_paths) != len(settings):
+        raise ValueError("one checkpoint path (or None) per cell")
+    n_train = len(data.splits["train"].rows)
+    y_train = data.splits["train"].y
+    cells = [_new_cell(i, data, s, checkpoint_paths[i], device) for i, s in enumerate(settings)]
+    results: list = [None] * len(cells)
     start_time = time.perf_counter()
-    epochs_this_call = 0
-    finished = state["bad_epochs"] >= settings.patience or state["epoch"] >= settings.max_epochs
-    while not finished:
-        epoch = state["epoch"]
-        model.train()
-        order = _epoch_order(settings.seed, epoch, n_train, y_train, ratio)
-        total, batches = 0.0, 0
-        progress = Progress(f"training epoch {epoch + 1}", n_train)  # a line every LIFTGWAS_PROGRESS_SECONDS
-        for x, c, y in data.batches("train", settings.batch_size, order, device):
-            loss = data_loss(model, data.kind, x, c, y, pos_weight)
-            if settings.l1 > 0:
-                loss = loss + settings.l1 * model.l1_penalty(settings.l1_scaling, n_train)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach())
-            progress.update(len(y))
-            batches += 1
-        early = evaluate(model, data, "early_stop", settings.batch_size * 4, device, offset)
-        if scheduler is not None:
-            scheduler.step(early["loss"])
-        state["epoch"] = epoch + 1
-        state["history"].append({"epoch": epoch + 1, "train_objective": total / max(batches, 1), "early_stop_loss": early["loss"]})
-        if early["loss"] < state["best_loss"]:
-            state.update(best_loss=early["loss"], best_epoch=epoch + 1, bad_epochs=0)
-            state["best_state"] = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        else:
-            state["bad_epochs"] += 1
-        log.info(
-            "epoch %d: objective %.5f, early-stop loss %.5f (best %.5f at epoch %d)",
-            epoch + 1, total / max(batches, 1), early["loss"], state["best_loss"], state["best_epoch"],
-        )
-        finished = state["bad_epochs"] >= settings.patience or state["epoch"] >= settings.max_epochs
-        if checkpoint_path:
-            _save_checkpoint(
-                checkpoint_path,
-                {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict() if scheduler is not None else None, "state": state},
-            )
-        epochs_this_call += 1
-        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not finished:
-            raise TrainingInterrupted(state["epoch"])
-    seconds = time.perf_counter() - start_time
 
-    model.load_state_dict({k: v.to(device) for k, v in state["best_state"].items()})
-    metrics = {
-        "settings": asdict(settings),
+    def finish(done: list[_Cell]) -> None:
+        for cell in done:
+            cell.model.load_state_dict({k: v.to(device) for k, v in cell.state["best_state"].items()})
+        evaluations = {
+            split: evaluate_many([c.model for c in done], data, split, max(c.settings.batch_size for c in done) * 4,
+                                 device, [c.balance["logit_offset"] for c in done])
+            for split in ("train", "early_stop", "validation")
+        }
+        for j, cell in enumerate(done):
+            metrics = _metrics(cell, data, device, len(cells), time.perf_counter() - start_time)
+            for split, per_cell in evaluations.items():
+                for key, value in per_cell[j].items():
+                    metrics[f"{split}_{key}"] = value
+            if on_finished is None:
+                results[cell.index] = (cell.model, metrics)
+            else:
+                on_finished(cell.index, cell.model, metrics)
+                results[cell.index] = True
+                cell.model = cell.optimizer = cell.scheduler = None  # free the cell's memory
+                cell.state["best_state"] = None
+
+    already = [c for c in cells if c.finished]
+    if already:
+        finish(already)
+    active = [c for c in cells if not c.finished]
+    while active:
+        streams: dict[tuple, list[_Cell]] = {}
+        for cell in active:
+            streams.setdefault(_stream_key(cell), []).append(cell)
+        for (seed, epoch, ratio, batch_size), group in streams.items():
+            for cell in group:
+                cell.model.train()
+            order = _epoch_order(seed, epoch, n_train, y_train, ratio)
+            totals, batches = [0.0] * len(group), 0
+            if len(group) > 1:
+                log.info("epoch %d of seed %d: %d cells on one stream of batches", epoch + 1, seed, len(group))
+            progress = Progress(f"training epoch {epoch + 1}", n_train)  # a line every LIFTGWAS_PROGRESS_SECONDS
+            for x, c, y in data.batches("train", batch_size, order, device):
+                for j, cell in enumerate(group):
+                    t0 = time.perf_counter()
+                    loss = data_loss(cell.model, data.kind, x, c, y, cell.pos_weight)
+                    if cell.settings.l1 > 0:
+                        loss = loss + cell.settings.l1 * cell.model.l1_penalty(cell.settings.l1_scaling, n_train)
+                    cell.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    cell.optimizer.step()
+                    totals[j] += float(loss.detach())
+                    cell.seconds += time.perf_counter() - t0
+                progress.update(len(y))
+                batches += 1
+            for j, cell in enumerate(group):
+                cell.state["_objective"] = totals[j] / max(batches, 1)
+        early = evaluate_many([c.model for c in active], data, "early_stop",
+                              max(c.settings.batch_size for c in active) * 4, device,
+                              [c.balance["logit_offset"] for c in active])
+        done = []
+        for cell, result in zip(active, early):
+            state = cell.state
+            objective = state.pop("_objective")
+            if cell.scheduler is not None:
+                cell.scheduler.step(result["loss"])
+            epoch = state["epoch"]
+            state["epoch"] = epoch + 1
+            state["history"].append({"epoch": epoch + 1, "train_objective": objective, "early_stop_loss": result["loss"]})
+            if result["loss"] < state["best_loss"]:
+                state.update(best_loss=result["loss"], best_epoch=epoch + 1, bad_epochs=0)
+                state["best_state"] = copy.deepcopy({k: v.detach().cpu() for k, v in cell.model.state_dict().items()})
+            else:
+                state["bad_epochs"] += 1
+            log.info(
+                "%sepoch %d: objective %.5f, early-stop loss %.5f (best %.5f at epoch %d)",
+                f"{cell.label} " if len(cells) > 1 else "", epoch + 1, objective, result["loss"],
+                state["best_loss"], state["best_epoch"],
+            )
+            if cell.checkpoint_path:
+                _save_checkpoint(
+                    cell.checkpoint_path,
+                    {"fingerprint": cell.fingerprint, "model": cell.model.state_dict(),
+                     "optimizer": cell.optimizer.state_dict(),
+                     "scheduler": cell.scheduler.state_dict() if cell.scheduler is not None else None,
+                     "state": state},
+                )
+            cell.epochs_this_call += 1
+            if cell.finished:
+                if len(cells) > 1:
+                    log.info("%s stopped after epoch %d (best epoch %d)", cell.label, state["epoch"], state["best_epoch"])
+                done.append(cell)
+        if done:
+            finish(done)
+        active = [c for c in active if not c.finished]
+        if stop_after_epochs is not None and active and any(c.epochs_this_call >= stop_after_epochs for c in active):
+            raise TrainingInterrupted(max(c.state["epoch"] for c in active))
+    return None if on_finished is not None else [r for r in results]
+
+
+def _metrics(cell: _Cell, data: TrainingData, device, n_cells: int, block_seconds: float) -> dict:
+    s = cell.settings
+    return {
+        "settings": asdict(s),
         "kind": data.kind,
         "n_snps": data.n_snps,
         "covariates": data.covariate_names,
-        "best_epoch": state["best_epoch"],
-        "epochs_run": state["epoch"],
-        "resumed_from_epoch": resumed_from,
-        "seconds": seconds,
-        "seconds_per_epoch": seconds / max(epochs_this_call, 1),
-        "history": state["history"],
-        "class_balance": {**balance, "method": settings.class_balance if data.kind == "binary" else "none"},
-        "final_learning_rate": optimizer.param_groups[0]["lr"],
+        "best_epoch": cell.state["best_epoch"],
+        "epochs_run": cell.state["epoch"],
+        "resumed_from_epoch": cell.resumed_from,
+        # the cell's own steps and evaluations (in a block the decoding is shared)
+        "seconds": cell.seconds,
+        "seconds_per_epoch": cell.seconds / max(cell.epochs_this_call, 1),
+        "cells_in_block": n_cells,
+        "block_seconds": block_seconds,
+        "history": cell.state["history"],
+        "class_balance": {**cell.balance, "method": s.class_balance if data.kind == "binary" else "none"},
+        "final_learning_rate": cell.optimizer.param_groups[0]["lr"],
         **device_info(device),
     }
-    for split in ("train", "early_stop", "validation"):
-        for key, value in evaluate(model, data, split, settings.batch_size * 4, device, offset).items():
-            metrics[f"{split}_{key}"] = value
-    return model, metrics
 
 
 class TrainingInterrupted(RuntimeError):
@@ -368,10 +512,12 @@ class TrainingInterrupted(RuntimeError):
 
 
 def save_model(
-    path: str | Path, model: GenotypeModel, data: TrainingData, settings: TrainSettings, metrics: dict | None = None
+    path: str | Path, model: GenotypeModel, data: TrainingData, settings: TrainSettings, metrics: dict | None = None,
+    reference: torch.Tensor | None = None,
 ) -> None:
     """Everything DeepLIFT needs: weights (with the input-scaling buffer), architecture,
-    input centring, the input scaling and the reference."""
+    input centring, the input scaling and the reference. ``reference``: ``training_reference(data)``
+    computed once by a block job for all its cells (it decodes the whole training split)."""
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "arch": settings.arch,
@@ -383,12 +529,16 @@ def save_model(
         "pairwise": settings.pairwise,
         "fm_rank": settings.fm_rank,
         "logit_offset": (metrics or {}).get("class_balance", {}).get("logit_offset", 0.0),
-        # DeepLIFT reference: the mean genotype of the training samples, in the centred
-        # input space the network sees (inputs are dosage minus the all-sample mean)
-        "reference": torch.from_numpy(data.mean_genotype("train") - data.store.mean),
+        "reference": training_reference(data) if reference is None else reference,
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
+
+
+def training_reference(data: TrainingData) -> torch.Tensor:
+    """The DeepLIFT reference: the mean genotype of the training samples, in the centred
+    input space the network sees (inputs are dosage minus the all-sample mean)."""
+    return torch.from_numpy(data.mean_genotype("train") - data.store.mean)
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[GenotypeModel, dict]:

@@ -98,6 +98,72 @@ def run_dir(dataset, trait, arch, l1, seed):
     return f"results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}"
 
 
+# A training block's cells, in a fixed order: a block job's outputs are these per-cell
+# paths (patterns in {dataset} and {trait}), so downstream rules keep reading one cell.
+GRID_CELLS = [(arch, l1, seed) for arch, l1 in STUDY.grid() for seed in STUDY.seeds]
+
+
+def grid_cell_paths(name):
+    return [
+        run_dir("{dataset}", "{trait}", arch, l1, seed) + f"/{name}"
+        for arch, l1, seed in GRID_CELLS
+    ]
+
+
+def retrain_cell_paths(name):
+    return [
+        run_dir("{dataset}", "{trait}", "{arch}", "{l1}", seed) + f"/{name}"
+        for seed in STUDY.retrain_seeds
+    ]
+
+
+def grid_archs():
+    """The architecture of every cell of a grid block (for its resource estimate)."""
+    return [arch for arch, _, _ in GRID_CELLS]
+
+
+def grid_cells(dataset, trait):
+    return [
+        {
+            "arch": arch,
+            "l1": l1,
+            "seed": seed,
+            "dir": run_dir(dataset, trait, arch, l1, seed),
+        }
+        for arch, l1, seed in GRID_CELLS
+    ]
+
+
+def retrain_cells(dataset, trait, arch, l1):
+    return [
+        {
+            "arch": arch,
+            "l1": l1,
+            "seed": seed,
+            "dir": run_dir(dataset, trait, arch, l1, seed),
+        }
+        for seed in STUDY.retrain_seeds
+    ]
+
+
+def training_params():
+    """The training settings every cell of a block shares (TrainSettings less arch, l1, seed)."""
+    return {
+        "l1_scaling": config["model"]["l1_scaling"],
+        "batch_size": config["training"]["batch_size"],
+        "learning_rate": config["training"]["learning_rate"],
+        "max_epochs": config["training"]["max_epochs"],
+        "patience": config["training"]["patience"],
+        "input_scaling": config["model"].get("input_scaling", "centred"),
+        "class_balance": config["training"].get("class_balance", "none"),
+        "oversample_ratio": config["training"].get("oversample_ratio", 1.0),
+        "lr_schedule": config["training"].get("lr_schedule", "constant"),
+        "warm_start": config["training"].get("warm_start", "none"),
+        "pairwise": config["model"].get("pairwise", "none"),
+        "fm_rank": config["model"].get("fm_rank", 8),
+    }
+
+
 def grid_runs(group, trait):
     """Every grid job of a selection group: its coordinates and metrics file."""
     return [

@@ -41,45 +41,83 @@ rule genotype_store:
         "../scripts/build_store.py"
 
 
+# One job trains every grid cell (architecture x L1 x seed) of a dataset x trait
+# (liftgwas/gridblock.py says why this blocking): 20 training jobs on the paper grid
+# instead of 1,600. Its outputs are every cell's model.pt and metrics.json, so downstream
+# rules read the same per-cell paths as before. A rerun (e.g. a seed added) restores the
+# cells whose kept result matches and trains only the new ones.
 rule train:
     input:
         unpack(model_data_input),
     output:
-        model="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/model.pt",
-        metrics="results/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}/metrics.json",
+        models=grid_cell_paths("model.pt"),
+        metrics=grid_cell_paths("metrics.json"),
     log:
-        "logs/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.log",
+        "logs/train/{dataset}/{trait}.log",
     benchmark:
-        "benchmarks/train/{dataset}/{trait}/{arch}/l1_{l1}/seed_{seed}.tsv"
+        "benchmarks/train/{dataset}/{trait}.tsv"
     threads: 2
     resources:
-        mem_mb=lambda wc, input, attempt: resource_model.train_mem_mb(
-            input.fam, input.mean, wc.arch, config["training"]["batch_size"], attempt
+        mem_mb=lambda wc, input, attempt: resource_model.train_block_mem_mb(
+            input.fam,
+            input.mean,
+            grid_archs(),
+            config["training"]["batch_size"],
+            attempt,
         ),
-        runtime=lambda wc, input, attempt: resource_model.train_runtime_min(
-            input.fam, input.mean, wc.arch, config["training"]["max_epochs"], attempt
+        runtime=lambda wc, input, attempt: resource_model.train_block_runtime_min(
+            input.fam,
+            input.mean,
+            grid_archs(),
+            config["training"]["max_epochs"],
+            attempt,
         ),
     params:
         trait=lambda wc: wc.trait,
         kind=trait_kind,
-        arch=lambda wc: wc.arch,
-        l1=lambda wc: float(wc.l1),
-        seed=lambda wc: int(wc.seed),
-        l1_scaling=config["model"]["l1_scaling"],
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
-        batch_size=config["training"]["batch_size"],
-        learning_rate=config["training"]["learning_rate"],
-        max_epochs=config["training"]["max_epochs"],
-        patience=config["training"]["patience"],
-        input_scaling=config["model"].get("input_scaling", "centred"),
-        class_balance=config["training"].get("class_balance", "none"),
-        oversample_ratio=config["training"].get("oversample_ratio", 1.0),
-        lr_schedule=config["training"].get("lr_schedule", "constant"),
-        warm_start=config["training"].get("warm_start", "none"),
-        pairwise=config["model"].get("pairwise", "none"),
-        fm_rank=config["model"].get("fm_rank", 8),
-        # not an output: a killed job leaves it behind and the rerun resumes from it
-        checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/{wc.arch}/l1_{wc.l1}/seed_{wc.seed}/checkpoint.pt",
+        training=training_params(),
+        cells=lambda wc: grid_cells(wc.dataset, wc.trait),
+        # not an output: a killed job's log is continued from it by the rerun
+        attempts_log=lambda wc: f"results/{wc.dataset}/{wc.trait}/.train.log",
+    script:
+        "../scripts/train.py"
+
+
+# The selected model's retraining seeds of one dataset x trait: one block job, as above.
+rule retrain:
+    input:
+        unpack(model_data_input),
+    output:
+        models=retrain_cell_paths("model.pt"),
+        metrics=retrain_cell_paths("metrics.json"),
+    log:
+        "logs/retrain/{dataset}/{trait}/{arch}/l1_{l1}.log",
+    benchmark:
+        "benchmarks/retrain/{dataset}/{trait}/{arch}/l1_{l1}.tsv"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, input, attempt: resource_model.train_block_mem_mb(
+            input.fam,
+            input.mean,
+            [wc.arch] * len(STUDY.retrain_seeds),
+            config["training"]["batch_size"],
+            attempt,
+        ),
+        runtime=lambda wc, input, attempt: resource_model.train_block_runtime_min(
+            input.fam,
+            input.mean,
+            [wc.arch] * len(STUDY.retrain_seeds),
+            config["training"]["max_epochs"],
+            attempt,
+        ),
+    params:
+        trait=lambda wc: wc.trait,
+        kind=trait_kind,
+        covariates_as_inputs=config["model"]["covariates_as_inputs"],
+        training=training_params(),
+        cells=lambda wc: retrain_cells(wc.dataset, wc.trait, wc.arch, wc.l1),
+        attempts_log=lambda wc: f"results/{wc.dataset}/{wc.trait}/.retrain-{wc.arch}-l1_{wc.l1}.log",
     script:
         "../scripts/train.py"
 

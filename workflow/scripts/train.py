@@ -1,54 +1,40 @@
-"""Snakemake adapter: train one grid point (liftgwas.train), resuming from its checkpoint."""
+"""Snakemake adapter: train a block of grid cells of one dataset x trait (liftgwas.gridblock),
+restoring kept cells and resuming the others from their checkpoints."""
 
 import shutil
 from pathlib import Path
 
 import torch
 
-from liftgwas.atomic import write_json
 from liftgwas.data import load_job_data
+from liftgwas.gridblock import CellFiles, train_block
 from liftgwas.runlog import log_to
-from liftgwas.train import TrainSettings, pick_device, save_model, train_model
+from liftgwas.train import TrainSettings, pick_device
 
 p = snakemake.params
-checkpoint = Path(p.checkpoint)
-# Snakemake deletes a job's log before rerunning it, so the log is also kept beside the
-# checkpoint (not a Snakemake output either); a rerun that resumes starts its log from there
-attempts = checkpoint.with_name(checkpoint.name + ".log")
-resumed = checkpoint.exists() and attempts.exists()
+out = snakemake.output
+checkpoints = [Path(cell["dir"]) / "checkpoint.pt" for cell in p.cells]
+# Snakemake deletes a job's log before rerunning it, so the log is also kept in a file that
+# is not an output; a rerun that resumes a killed attempt starts its log from there
+attempts = Path(p.attempts_log)
+resumed = attempts.exists() and any(c.exists() for c in checkpoints)
 if resumed:
     shutil.copyfile(attempts, snakemake.log[0])
 log = log_to(snakemake.log[0], append=resumed, copy_to=str(attempts))
 if resumed:
-    log.info("---- rerun: checkpoint %s found, continuing the log of the killed attempt above", checkpoint)
+    log.info("---- rerun: checkpoint(s) found, continuing the log of the killed attempt above")
 torch.set_num_threads(snakemake.threads)
 data = load_job_data(snakemake.input, p.trait, p.kind, p.covariates_as_inputs)
-settings = TrainSettings(
-    arch=p.arch,
-    l1=p.l1,
-    l1_scaling=p.l1_scaling,
-    seed=p.seed,
-    batch_size=p.batch_size,
-    learning_rate=p.learning_rate,
-    max_epochs=p.max_epochs,
-    patience=p.patience,
-    input_scaling=p.input_scaling,
-    class_balance=p.class_balance,
-    oversample_ratio=p.oversample_ratio,
-    lr_schedule=p.lr_schedule,
-    warm_start=p.warm_start,
-    pairwise=p.pairwise,
-    fm_rank=p.fm_rank,
-)
+cells = [
+    (
+        TrainSettings(arch=cell["arch"], l1=float(cell["l1"]), seed=int(cell["seed"]), **p.training),
+        CellFiles({"model": Path(model), "metrics": Path(metrics)}),
+        checkpoint,
+    )
+    for cell, model, metrics, checkpoint in zip(p.cells, out.models, out.metrics, checkpoints)
+]
 device = pick_device()
-log.info("training %s on %s: %s", p.trait, device, settings)
-model, metrics = train_model(data, settings, checkpoint_path=checkpoint, device=device)
-if metrics.get("resumed_from_epoch") is not None:
-    log.info("resumed from epoch %d", metrics["resumed_from_epoch"])
-save_model(snakemake.output.model, model, data, settings, metrics)
-write_json(snakemake.output.metrics, metrics)
-checkpoint.unlink(missing_ok=True)  # the finished model supersedes it
-log.info(
-    "validation log-likelihood %.5f (best epoch %d)", metrics["validation_loglik"], metrics["best_epoch"]
-)
+log.info("training %s on %s: %d cells, settings %s", p.trait, device, len(cells), p.training)
+summary = train_block(data, cells, device=device)
+log.info("block done: %(trained)d cells trained, %(restored)d restored from kept results", summary)
 attempts.unlink(missing_ok=True)  # the rule's log holds every attempt now
