@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = str(VENV_BIN / "snakemake")
 PROFILE = REPO / "profiles" / "slurm"
-GPU_RULES = {"train", "deeplift"}
+GPU_RULES = {"train", "deeplift", "retrain", "deeplift_retrain"}
 
 # 1 sparsity value x 1 replicate, 300 samples x 200 SNPs, one architecture and L1 value,
-# one grid seed and one retraining seed, a few epochs: 2 training + 2 DeepLIFT jobs.
+# one grid seed and one retraining seed, a few epochs: 2 training + 2 DeepLIFT block jobs.
 TINY_STUDY = {
     "simulation": {
         "n_samples": 300,
@@ -59,23 +59,36 @@ TINY_STUDY = {
 def expected_gpu_jobs(study: dict) -> set[tuple[str, frozenset]]:
     """(rule, wildcards) of every training/DeepLIFT job the study must run, from its config.
 
-    With one architecture and one L1 value the selected model is known in advance: it is
-    trained (and attributed) with the grid seeds and again with the retraining seeds.
+    One grid block job (train, deeplift) per dataset x trait; with one architecture and
+    one L1 value the selected model is known in advance, so its retraining block job
+    (retrain, deeplift_retrain) is too.
     """
     sim, model = study["simulation"], study["model"]
     jobs = set()
     for a in sim["sparsity"]:
         for replicate in range(1, sim["replicates"] + 1):
             for trait in sim["traits"]:
+                block = {"dataset": f"sim-a{a}-r{replicate}", "trait": trait}
+                jobs |= {(rule, frozenset(block.items())) for rule in ("train", "deeplift")}
                 for arch in model["architectures"]:
                     for l1 in model["l1"]:
-                        for seed in model["seeds"] + model["retrain_seeds"]:
-                            wildcards = frozenset({
-                                "dataset": f"sim-a{a}-r{replicate}", "trait": trait, "arch": arch,
-                                "l1": str(l1), "seed": str(seed),
-                            }.items())
-                            jobs |= {(rule, wildcards) for rule in GPU_RULES}
+                        retrain = {**block, "arch": arch, "l1": str(l1)}
+                        jobs |= {(rule, frozenset(retrain.items())) for rule in ("retrain", "deeplift_retrain")}
     return jobs
+
+
+def expected_cells(study: dict):
+    """Every (dataset, trait, arch, l1, seed) run directory the study trains and attributes."""
+    sim, model = study["simulation"], study["model"]
+    return [
+        (f"sim-a{a}-r{replicate}", trait, arch, str(l1), seed)
+        for a in sim["sparsity"]
+        for replicate in range(1, sim["replicates"] + 1)
+        for trait in sim["traits"]
+        for arch in model["architectures"]
+        for l1 in model["l1"]
+        for seed in model["seeds"] + model["retrain_seeds"]
+    ]
 
 
 def snakemake_env(extra_env: dict | None = None) -> dict:
@@ -290,7 +303,7 @@ def test_tiny_study_runs_through_slurm_with_gpu_jobs_and_survives_scancel(slurm_
     # the cancelled training job was resubmitted (attempt 2) and the run completed
     assert canceller.error is None, canceller.error
     cancelled = canceller.cancelled_targets
-    assert cancelled and {rule for rule, _ in cancelled} & {"train"}, canceller.cancelled_job
+    assert cancelled and {rule for rule, _ in cancelled} & {"train", "retrain"}, canceller.cancelled_job
     resubmitted = [call for call in calls if call["attempt"] >= 2 and cancelled & call["jobs"]]
     assert resubmitted, f"SLURM job {canceller.cancelled_job} ({cancelled}) was not resubmitted"
     assert all(call["gpus"] == "1" for call in resubmitted)
@@ -302,11 +315,11 @@ def test_tiny_study_runs_through_slurm_with_gpu_jobs_and_survives_scancel(slurm_
         capture_output=True, text=True, timeout=300, env=snakemake_env(), cwd=workdir,
     )
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
-    for rule, wildcards in expected:
-        w = dict(wildcards)
-        run_dir = workdir / "results" / w["dataset"] / w["trait"] / w["arch"] / f"l1_{w['l1']}" / f"seed_{w['seed']}"
-        assert (run_dir / ("model.pt" if rule == "train" else "deeplift.tsv")).is_file(), run_dir
-        # the training/DeepLIFT code itself saw the GPU SLURM allocated (it records it)
-        record = json.loads((run_dir / ("metrics.json" if rule == "train" else "deeplift.json")).read_text())
-        assert record.get("cuda_visible_devices") == "0", (rule, run_dir, record.get("cuda_visible_devices"))
+    for dataset, trait, arch, l1, seed in expected_cells(TINY_STUDY):
+        run_dir = workdir / "results" / dataset / trait / arch / f"l1_{l1}" / f"seed_{seed}"
+        for output, record_file in (("model.pt", "metrics.json"), ("deeplift.tsv", "deeplift.json")):
+            assert (run_dir / output).is_file(), run_dir
+            # the training/DeepLIFT code itself saw the GPU SLURM allocated (it records it)
+            record = json.loads((run_dir / record_file).read_text())
+            assert record.get("cuda_visible_devices") == "0", (run_dir, record_file, record.get("cuda_visible_devices"))
     assert (workdir / "results" / "recall" / "table1.md").is_file()

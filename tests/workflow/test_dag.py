@@ -1,6 +1,9 @@
 """Dry-run plans: the paper grid's size, and which jobs a config edit reruns."""
 
 import copy
+import hashlib
+import re
+import shutil
 
 import pytest
 
@@ -9,18 +12,23 @@ from snakemake_runner import REPO, TINY_CONFIG, count_rules, planned_jobs, snake
 pytestmark = pytest.mark.slow
 
 
-def test_paper_grid_plans_1600_training_and_1600_deeplift_jobs(tmp_path):
-    jobs = planned_jobs(tmp_path, REPO / "config" / "paper-simulation.yaml")
-    counts = count_rules(jobs)
-    # 4 settings x 5 datasets x 4 architectures x 4 L1 x 5 seeds; retraining comes after
-    # the model-selection checkpoint, so the dry run shows the grid only
-    assert counts["train"] == 4 * 5 * 4 * 4 * 5
-    assert counts["deeplift"] == counts["train"]
+def test_paper_grid_plans_one_training_and_one_deeplift_job_per_dataset_and_at_most_250_cluster_jobs(tmp_path):
+    configfile = REPO / "config" / "paper-simulation.yaml"
+    out = snakemake(tmp_path, configfile, "--dry-run")
+    jobs = re.findall(r"^(local)?(?:rule|checkpoint) (\w+):\s*$", out.stdout + out.stderr, re.M)
+    counts = count_rules([(rule, {}) for _, rule in jobs])
+    # one block job per dataset x trait holds its 4 architectures x 4 L1 x 5 seeds = 80 cells
+    assert counts["train"] == 4 * 5 and counts["deeplift"] == counts["train"]
     assert counts["simulate_dataset"] == 20
     assert counts["select_model"] == 4
-    trained = {(w["arch"], w["l1"], w["seed"]) for rule, w in jobs if rule == "train"}
-    assert {a for a, _, _ in trained} == {"64x128", "64x256", "128x128", "128x256"}
-    assert {l for _, l, _ in trained} == {"0.01", "0.1", "1", "10"}
+    # retraining comes after the model-selection checkpoint, so the dry run shows the grid
+    # only: one retrain and one DeepLIFT job per dataset x trait follow it
+    after_checkpoint = 2 * 20
+    cluster = sum(1 for local, _ in jobs if not local) + after_checkpoint
+    assert cluster <= 250, cluster
+    planned = planned_jobs(tmp_path, configfile)
+    assert {w["dataset"] for rule, w in planned if rule == "train"} == {
+        f"sim-a{a}-r{r}" for a in ("0.01", "0.1", "0.5", "1") for r in range(1, 6)}
 
 
 def test_finished_study_plans_nothing(finished_study):
@@ -60,34 +68,62 @@ AGGREGATIONS = {
 }
 
 
-def test_editing_one_l1_value_reruns_only_its_jobs(finished_study):
-    jobs = _edited(finished_study, lambda c: c["model"].__setitem__("l1", [0.1, 3]))
+# A grid edit reruns the block job of each dataset x trait (one job holds every cell);
+# the block then restores its unchanged cells from their kept results and trains only the
+# new ones (tests/unit/test_batched.py; test_adding_a_seed_retrains_no_existing_cell below).
+def _block_jobs_only(jobs):
     counts = count_rules(jobs)
-    per_l1 = 2 * 2 * 1  # traits x architectures x seeds, one dataset
-    assert counts["train"] == per_l1 and counts["deeplift"] == per_l1
-    assert {w["l1"] for rule, w in jobs if rule in ("train", "deeplift")} == {"3"}
+    assert counts["train"] == 2 and counts["deeplift"] == 2  # one per trait, one dataset
     assert set(counts) <= {"train", "deeplift"} | AGGREGATIONS
+    assert counts["simulate_dataset"] == 0 and counts["genotype_store"] == 0 and counts["gwas"] == 0
+    assert counts["retrain"] == 0
+    return counts
+
+
+def test_editing_one_l1_value_reruns_only_the_block_jobs(finished_study):
+    counts = _block_jobs_only(_edited(finished_study, lambda c: c["model"].__setitem__("l1", [0.1, 3])))
     assert counts["select_model"] == 2  # one per trait
 
 
-def test_adding_a_seed_runs_only_the_new_seed(finished_study):
-    jobs = _edited(finished_study, lambda c: c["model"].__setitem__("seeds", [1, 2]))
-    assert {w["seed"] for rule, w in jobs if rule in ("train", "deeplift")} == {"2"}
-    assert count_rules(jobs)["train"] == 2 * 2 * 2  # traits x architectures x L1
-    assert set(count_rules(jobs)) <= {"train", "deeplift"} | AGGREGATIONS
+def test_adding_a_seed_reruns_only_the_block_jobs(finished_study):
+    _block_jobs_only(_edited(finished_study, lambda c: c["model"].__setitem__("seeds", [1, 2])))
 
 
-def test_adding_an_architecture_runs_only_the_new_architecture(finished_study):
-    jobs = _edited(finished_study, lambda c: c["model"]["architectures"].append("4x4"))
-    assert {w["arch"] for rule, w in jobs if rule in ("train", "deeplift")} == {"4x4"}
-    assert count_rules(jobs)["train"] == 2 * 2  # traits x L1
-    assert set(count_rules(jobs)) <= {"train", "deeplift"} | AGGREGATIONS
+def test_adding_an_architecture_reruns_only_the_block_jobs(finished_study):
+    _block_jobs_only(_edited(finished_study, lambda c: c["model"]["architectures"].append("4x4")))
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_adding_a_seed_retrains_no_existing_cell(finished_study, tmp_path):
+    # on a copy of the finished study (file times and Snakemake's records kept)
+    study = tmp_path / "study"
+    shutil.copytree(finished_study, study, symlinks=True)
+    old = sorted((study / "results").glob("*/*/*/l1_*/seed_1/model.pt"))
+    assert len(old) == 2 * 2 * 2  # traits x architectures x L1
+    before = {p: (_sha(p), _sha(p.with_name("metrics.json")), _sha(p.with_name("deeplift.tsv"))) for p in old}
+    config = copy.deepcopy(TINY_CONFIG)
+    config["model"]["seeds"] = [1, 2]
+    configfile = write_config(study, config, "edited.yaml")
+    new = [str(p.relative_to(study)).replace("seed_1", "seed_2") for p in old]
+    snakemake(study, configfile, *new, *[n.replace("model.pt", "deeplift.tsv") for n in new])
+    for path, digests in before.items():
+        assert (_sha(path), _sha(path.with_name("metrics.json")), _sha(path.with_name("deeplift.tsv"))) == digests
+    for name in new:
+        assert (study / name).exists() and (study / name).with_name("deeplift.tsv").exists()
+    for trait in TINY_CONFIG["simulation"]["traits"]:
+        train_log = (study / "logs" / "train" / "sim-a0.5-r1" / f"{trait}.log").read_text()
+        assert "block done: 4 cells trained, 4 restored from kept results" in train_log
+        deeplift_log = (study / "logs" / "deeplift" / "sim-a0.5-r1" / f"{trait}.log").read_text()
+        assert "block done: 4 models attributed, 4 restored from kept results" in deeplift_log
 
 
 def test_changing_a_training_setting_reruns_all_training(finished_study):
     jobs = _edited(finished_study, lambda c: c["training"].__setitem__("patience", 3))
     counts = count_rules(jobs)
-    assert counts["train"] == 2 * 2 * 2  # every grid job of the dataset
+    assert counts["train"] == 2  # every grid block of the dataset (one per trait)
     assert counts["simulate_dataset"] == 0 and counts["gwas"] == 0 and counts["genotype_store"] == 0
 
 

@@ -32,7 +32,7 @@ def _start(workdir: Path, configfile: Path) -> subprocess.Popen:
 
 
 def _epochs_logged(workdir: Path) -> int:
-    log = workdir / "logs/train/sim-a0.5-r1/binary/64x32/l1_1/seed_1.log"
+    log = workdir / "logs/train/sim-a0.5-r1/binary.log"
     return log.read_text().count(": objective ") if log.exists() else 0
 
 
@@ -59,13 +59,13 @@ def test_killed_training_resumes_to_identical_weights(tmp_path):
     # what a user does after a crash: release the lock, rerun (incomplete jobs rerun)
     snakemake(killed, configfile, "--unlock")
     snakemake(killed, configfile, "--rerun-incomplete", f"{RUN}/model.pt")
-    log = (killed / "logs/train/sim-a0.5-r1/binary/64x32/l1_1/seed_1.log").read_text()
+    log = (killed / "logs/train/sim-a0.5-r1/binary.log").read_text()
     assert "resuming from checkpoint" in log
     # the log is appended: the killed attempt's epochs stay above the rerun's
     assert f"resumed from epoch {epochs_before_kill}" in log
     assert log.index("rerun: checkpoint") > log.index(": objective ")
     assert log.count(": objective ") >= epochs_before_kill + (CONFIG["training"]["max_epochs"] - epochs_before_kill)
-    assert not (run / "checkpoint.pt").exists() and not (run / "checkpoint.pt.log").exists()
+    assert not (run / "checkpoint.pt").exists() and not (killed / "results/sim-a0.5-r1/binary/.train.log").exists()
 
     clean = tmp_path / "clean"
     clean.mkdir()

@@ -137,7 +137,7 @@ def train_block(data, cells: list[tuple], device=None, stop_after_epochs: int | 
     from . import data as data_module, genostore, model as model_module, train
     from .atomic import write_json as write
 
-    device = device or train.pick_device()
+    device = torch_device(device) if device is not None else train.pick_device()
     digest = data_digest(data)
     code = code_digest(train, model_module, data_module, genostore)
     keys = [key_of("train", s.fingerprint(data), digest, code) for s, _, _ in cells]
@@ -181,7 +181,7 @@ def attribute_block(data, cells: list[tuple], bim, settings, chunk_size: int, de
     from . import attribution, data as data_module, genostore, model as model_module, train
     from .atomic import write_json as write, write_tsv
 
-    device = device or train.pick_device()
+    device = torch_device(device) if device is not None else train.pick_device()
     digest = data_digest(data)
     code = code_digest(attribution, model_module, data_module, genostore)
     todo = []
@@ -212,7 +212,7 @@ def attribute_block(data, cells: list[tuple], bim, settings, chunk_size: int, de
             "seconds": seconds / len(todo),  # this cell's share of the block's pass
             "block_seconds": seconds,
             "cells_in_block": len(todo),
-            **train.device_info(torch_device(device)),
+            **train.device_info(device),
         })
         keep(files, key)
         log.info("%s: %s on %d samples, max convergence delta %s", files.outputs["scores"].parent, settings.label,

@@ -378,7 +378,7 @@ def train_models(
     its memory at once; without it the (model, metrics) pairs are returned in order.
     ``stop_after_epochs``: as in ``train_model``, counted in epochs of the cells of this call.
     """
-    device = device or pick_device()
+    device = torch.device(device) if device is not None else pick_device()
     checkpoint_paths = list(checkpoint_paths) if checkpoint_paths is not None else [None] * len(settings)
     if len(checkpoint_paths) != len(settings):
         raise ValueError("one checkpoint path (or None) per cell")
