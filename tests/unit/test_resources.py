@@ -212,3 +212,41 @@ def test_estimates_cover_the_peak_rss_measured_by_the_scaling_benchmark(tmp_path
         assert estimate >= measured["peak_rss_mb"], (cohort["n"], cohort["m"], estimate, measured["peak_rss_mb"])
         checked += 1
     assert checked
+
+
+def test_block_estimates_are_the_sum_of_their_cells_plus_one_start_up(cohort):
+    fam, mean = cohort(10_000, 10_000)
+    archs = ["64x128", "64x256", "128x128", "128x256"] * 4  # the paper's 16 cells of one seed
+    one = resources.train_block_mem_mb(fam, mean, archs[:1], BATCH)
+    assert one == resources.train_mem_mb(fam, mean, archs[0], BATCH)
+    block = resources.train_block_mem_mb(fam, mean, archs, BATCH)
+    # every cell's weights, gradient, Adam moments and best copy are held at once
+    held = sum(6 * 4 * 10_000 * int(a.split("x")[0]) for a in archs) / 1e6
+    assert block >= resources.BASE_MB + held and block < sum(resources.train_mem_mb(fam, mean, a, BATCH) for a in archs)
+    runtime = resources.train_block_runtime_min(fam, mean, archs, 100)
+    assert runtime < sum(resources.train_runtime_min(fam, mean, a, 100) for a in archs)
+    assert runtime >= sum(resources.train_runtime_min(fam, mean, a, 100) - 10 for a in archs)
+    assert resources.deeplift_block_mem_mb(fam, mean, archs, CHUNK) > resources.deeplift_mem_mb(fam, mean, CHUNK)
+    assert resources.deeplift_block_runtime_min(fam, mean, archs, 2) > resources.deeplift_block_runtime_min(fam, mean, archs, 1)
+
+
+def test_block_estimates_cover_the_measured_block_jobs():
+    """bench/results/grid_throughput.json: the 16-cell block jobs' peak RSS at 10,000 x 10,000."""
+    path = Path(__file__).resolve().parents[2] / "bench/results/grid_throughput.json"
+    if not path.exists():
+        pytest.skip("bench/results/grid_throughput.json not written yet")
+    report = json.loads(path.read_text())
+    block = report["modes"]["block"]["job_benchmarks"]
+    archs = list(report["config"]["model"]["architectures"]) * len(report["config"]["model"]["l1"])
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fam = write_fam(Path(tmp) / "n.fam", report["config"]["simulation"]["n_samples"])
+        mean = write_mean(Path(tmp) / "m.mean.npy", report["config"]["simulation"]["n_snps"])
+        batch = report["config"]["training"]["batch_size"]
+        chunk = report["config"]["deeplift"]["chunk_size"]
+        for name, job in block.items():
+            if name.startswith("train/"):
+                assert resources.train_block_mem_mb(fam, mean, archs, batch) >= job["max_rss_mb"], name
+            else:
+                assert resources.deeplift_block_mem_mb(fam, mean, archs, chunk) >= job["max_rss_mb"], name

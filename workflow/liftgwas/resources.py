@@ -59,23 +59,6 @@ def store_mem_mb(fam, attempt: int = 1) -> int:
     return _scale(NUMPY_BASE_MB + 700, attempt)
 
 
-def train_mem_mb(fam, mean_npy, arch: str, batch_size: int, attempt: int = 1) -> int:
-    m = n_snps(mean_npy)
-    # first-layer weights + grad + 2 Adam moments + the best copy and the checkpoint copy
-    weights = 6 * 4 * m * _hidden1(arch)
-    # decoded float32 batches: the evaluation batches (4 x batch_size samples), the one
-    # being used and the prefetched next one
-    batches = 3 * 4 * (4 * batch_size) * m
-    return _scale(BASE_MB + (weights + batches) / 1e6, attempt)
-
-
-def train_runtime_min(fam, mean_npy, arch: str, max_epochs: int, attempt: int = 1) -> int:
-    # forward + backward of the first layer dominate: ~6 flops per weight per sample;
-    # 2e10 flop/s is a conservative 2-core CPU figure (a GPU is far faster)
-    flops = 6 * n_samples(fam) * 0.5 * n_snps(mean_npy) * _hidden1(arch) * max_epochs
-    return _scale(10 + flops / 2e10 / 60, attempt)
-
-
 def _hidden(arch: str) -> tuple[int, int]:
     first, second = arch.split("x")
     return int(first), int(second)
@@ -99,7 +82,9 @@ def train_block_mem_mb(fam, mean_npy, archs: list[str], batch_size: int, attempt
 
 def train_block_runtime_min(fam, mean_npy, archs: list[str], max_epochs: int, attempt: int = 1) -> int:
     """The cells run one after another on each shared batch, so the block's time is the
-    sum of its cells' arithmetic (train_runtime_min less the start-up each would pay)."""
+    sum of its cells' arithmetic plus one start-up. Forward + backward of the first layer
+    dominate: ~6 flops per weight per sample; 2e10 flop/s is a conservative 2-core CPU
+    figure (a GPU is far faster)."""
     flops = sum(6 * n_samples(fam) * 0.5 * n_snps(mean_npy) * _hidden1(arch) * max_epochs for arch in archs)
     return _scale(10 + flops / 2e10 / 60, attempt)
 
@@ -113,8 +98,20 @@ def deeplift_block_mem_mb(fam, mean_npy, archs: list[str], chunk_size: int, atte
 
 
 def deeplift_block_runtime_min(fam, mean_npy, archs: list[str], attempt: int = 1) -> int:
+    """One forward and one backward pass of the first layer per validation sample (a
+    quarter of the samples) and model, at the same conservative CPU speed (measured
+    5.5e-8 CPU-s per sample per SNP for 128 hidden units: ~9e9 flop/s); one start-up."""
     flops = sum(4 * n_samples(fam) * 0.25 * n_snps(mean_npy) * _hidden1(arch) for arch in archs)
     return _scale(10 + flops / 9e9 / 60, attempt)
+
+
+def train_mem_mb(fam, mean_npy, arch: str, batch_size: int, attempt: int = 1) -> int:
+    """One cell: a block of one."""
+    return train_block_mem_mb(fam, mean_npy, [arch], batch_size, attempt)
+
+
+def train_runtime_min(fam, mean_npy, arch: str, max_epochs: int, attempt: int = 1) -> int:
+    return train_block_runtime_min(fam, mean_npy, [arch], max_epochs, attempt)
 
 
 def deeplift_mem_mb(fam, mean_npy, chunk_size: int, attempt: int = 1) -> int:
@@ -125,11 +122,7 @@ def deeplift_mem_mb(fam, mean_npy, chunk_size: int, attempt: int = 1) -> int:
 
 
 def deeplift_runtime_min(fam, mean_npy, arch: str, attempt: int = 1) -> int:
-    # one forward and one backward pass of the first layer per validation sample (a
-    # quarter of the samples), at the same conservative CPU speed
-    # measured 5.5e-8 CPU-s per sample per SNP for 128 hidden units: ~9e9 flop/s
-    flops = 4 * n_samples(fam) * 0.25 * n_snps(mean_npy) * _hidden1(arch)
-    return _scale(10 + flops / 9e9 / 60, attempt)
+    return deeplift_block_runtime_min(fam, mean_npy, [arch], attempt)
 
 
 def gwas_mem_mb(fam, attempt: int = 1, bim=None) -> int:
