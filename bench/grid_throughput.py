@@ -10,7 +10,8 @@ on copies of the same data (file times kept, so no upstream job reruns):
 
 * ``per_cell``: the workflow as of ``--baseline-rev`` (the commit before block jobs):
   one training and one DeepLIFT job per cell (32 jobs);
-* ``block``: this checkout: one training and one DeepLIFT job for all 16 cells.
+* ``block``: the workflow as of ``--block-rev`` (HEAD): one training and one DeepLIFT job
+  for all 16 cells.
 
 Each mode is timed from the Snakemake command's start to its end (start-up, DAG, every
 job's interpreter, imports and data load included): wall seconds, and CPU seconds of the
@@ -122,14 +123,25 @@ def job_benchmarks(workdir: Path) -> dict:
     return jobs
 
 
+def local_rules(snakefile: Path) -> set[str]:
+    """The rules a code version runs on the submitting node (its ``localrules:`` lists, and
+    ``all``); a dry run prints every job as ``rule``, local or not."""
+    names = {"all"}
+    for path in (snakefile.parent / "workflow" / "rules").glob("*.smk"):
+        for block in re.findall(r"^localrules:\s*\n((?:[ \t]+\w+,?\s*\n)+)", path.read_text(), re.M):
+            names |= set(re.findall(r"\w+", block))
+    return names
+
+
 def planned(snakefile: Path, workdir: Path, configfile: Path) -> dict:
     out = run_snakemake(snakefile, workdir, configfile, "--dry-run")
-    jobs = re.findall(r"^(local)?(?:rule|checkpoint) (\w+):\s*$", out.stdout + out.stderr, re.M)
+    jobs = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\s*$", out.stdout + out.stderr, re.M)
+    local = local_rules(snakefile)
     counts: dict[str, int] = {}
-    for _, rule in jobs:
+    for rule in jobs:
         counts[rule] = counts.get(rule, 0) + 1
-    return {"cluster_jobs": sum(1 for local, _ in jobs if not local), "local_jobs": sum(1 for local, _ in jobs if local),
-            "train": counts.get("train", 0), "deeplift": counts.get("deeplift", 0)}
+    return {"cluster_jobs": sum(1 for rule in jobs if rule not in local),
+            "local_jobs": sum(1 for rule in jobs if rule in local), "per_rule": counts}
 
 
 def paper_grid_jobs(snakefile: Path, workdir: Path, block: bool) -> dict:
@@ -149,6 +161,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--max-epochs", type=int, default=5)
     p.add_argument("--baseline-rev", default=None, help="the per-cell workflow's commit (default: before block jobs)")
+    p.add_argument("--block-rev", default="HEAD", help="the block workflow's commit (exported too, so edits of "
+                   "the checkout during the run do not reach it)")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/grid_throughput"))
     p.add_argument("--output", type=Path, default=OUTPUT)
     p.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -162,8 +176,9 @@ def main(argv=None) -> None:
     baseline_rev = args.baseline_rev or default_baseline()
     baseline = args.workdir / "baseline-code"
     baseline_commit = export_revision(baseline_rev, baseline)
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    snakefiles = {"per_cell": baseline / "Snakefile", "block": ROOT / "Snakefile"}
+    blocked = args.workdir / "block-code"
+    head = export_revision(args.block_rev, blocked)
+    snakefiles = {"per_cell": baseline / "Snakefile", "block": blocked / "Snakefile"}
     report: dict = {
         "what": "16 grid cells (4 architectures x 4 L1 x 1 seed) + their DeepLIFT on one 10,000 x 10,000 paper "
                 "dataset, through Snakemake: one job per cell (per_cell) vs one block job (block)",
@@ -186,7 +201,7 @@ def main(argv=None) -> None:
     inputs = [f"{base}/genotypes/store.packed.npy", f"{base}/genotypes/store.mean.npy", f"{base}/split.tsv",
               f"{base}/covariates.tsv", f"{base}/traits.tsv", f"{base}/genotypes/plink.bim"]
     load0, cpu0, t0 = os.getloadavg(), children_cpu(), time.monotonic()
-    run_snakemake(ROOT / "Snakefile", data, configfile, *inputs)
+    run_snakemake(snakefiles["block"], data, configfile, *inputs)
     report["data"] = {"wall_s": time.monotonic() - t0, "cpu_s": children_cpu() - cpu0, "load_before": load0,
                       "load_after": os.getloadavg()}
     print("data", report["data"], flush=True)

@@ -85,3 +85,13 @@ def planned_jobs(workdir: Path, configfile: Path, *targets: str) -> list[tuple[s
 
 def count_rules(jobs) -> Counter:
     return Counter(rule for rule, _ in jobs)
+
+
+def local_rules() -> set[str]:
+    """Rules that never become cluster jobs: those the rule files list under ``localrules:``
+    and ``all`` (input only, nothing to run). A dry run prints every job as ``rule``."""
+    names = {"all"}
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        for block in re.findall(r"^localrules:\s*\n((?:[ \t]+\w+,?\s*\n)+)", path.read_text(), re.M):
+            names |= set(re.findall(r"\w+", block))
+    return names
