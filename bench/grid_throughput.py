@@ -214,13 +214,14 @@ def main(argv=None) -> None:
         subprocess.run(["cp", "-a", str(data), str(workdir)], check=True)
         # only the grid's train and DeepLIFT jobs may run (same rerun triggers in both modes)
         plan = planned(snakefiles[mode], workdir, workdir / "config.yaml")
-        extra = run_snakemake(snakefiles[mode], workdir, workdir / "config.yaml", "--dry-run", "--rerun-triggers",
-                              "mtime", *targets)
+        # (--rerun-triggers takes several values: =mtime keeps the targets out of it)
+        extra = run_snakemake(snakefiles[mode], workdir, workdir / "config.yaml", "--dry-run", "--rerun-triggers=mtime",
+                              *targets)
         rules = set(re.findall(r"^(?:local)?rule (\w+):", extra.stdout, re.M))
         if not rules <= {"train", "deeplift"}:
             raise RuntimeError(f"{mode}: upstream jobs would rerun: {rules}")
         load0, cpu0, t0 = os.getloadavg(), children_cpu(), time.monotonic()
-        run_snakemake(snakefiles[mode], workdir, workdir / "config.yaml", "--rerun-triggers", "mtime", *targets)
+        run_snakemake(snakefiles[mode], workdir, workdir / "config.yaml", "--rerun-triggers=mtime", *targets)
         wall, cpu = time.monotonic() - t0, children_cpu() - cpu0
         jobs = job_benchmarks(workdir)
         report["modes"][mode] = {
