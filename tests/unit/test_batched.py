@@ -171,7 +171,8 @@ def test_batched_attribution_equals_each_model_alone(toy_cohort, tmp_path):
     # the block job's files, and a rerun restores them instead of attributing again
     bim = read_bim(f"{toy_cohort['prefix']}.bim")
     scored = [(files.outputs["model"], CellFiles({"scores": files.outputs["model"].with_name("deeplift.tsv"),
-                                                  "summary": files.outputs["model"].with_name("deeplift.json")}), s.seed)
+                                                  "summary": files.outputs["model"].with_name("deeplift.json")},
+                                        kind="attribute"), s.seed)
               for (s, files, _) in cells]
     deeplift = AttributionSettings()
     assert attribute_block(data, scored, bim, deeplift, 16, "cpu") == {"restored": 0, "attributed": 2}
@@ -180,3 +181,5 @@ def test_batched_attribution_equals_each_model_alone(toy_cohort, tmp_path):
     assert _digest(scored[0][1].outputs["scores"]) == first
     # another chunk size is another key (the seeded draws depend on it): attributed again
     assert attribute_block(data, scored, bim, deeplift, 32, "cpu") == {"restored": 0, "attributed": 2}
+    # the training block's kept results are their own (a DeepLIFT key does not replace them)
+    assert train_block(data, cells, device="cpu") == {"restored": 2, "trained": 0}

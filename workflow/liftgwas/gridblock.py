@@ -9,8 +9,8 @@ selected model after the selection checkpoint).
 Partial reruns. Snakemake deletes every declared output of a job before it reruns it,
 and a block job's outputs are all its cells' ``model.pt`` / ``metrics.json``, so adding a
 seed (a new cell in every block) reruns each block job. What keeps the rerun partial is
-a **kept result** per cell, outside Snakemake's outputs: ``<cell>/kept/`` holds hard
-links to the finished cell's files (no extra disk) and ``key.json``, the digest of
+a **kept result** per cell, outside Snakemake's outputs: ``<cell>/kept/<kind>/`` (train,
+attribute) holds hard links to the finished cell's files (no extra disk) and ``key.json``, the digest of
 everything the result depends on: the cell's settings fingerprint (the checkpoint's),
 the data's content (store bytes, split rows, targets, covariates) and the source of the
 code that computed it. A rerun restores a cell whose kept key matches (the same bytes:
@@ -41,13 +41,15 @@ _CHUNK = 1 << 24
 
 @dataclass(frozen=True)
 class CellFiles:
-    """A cell's outputs (what downstream rules read) and its kept directory."""
+    """A cell's outputs (what downstream rules read) and its kept directory: one per kind
+    of job (``train``, ``attribute``), each with its own key."""
 
     outputs: dict[str, Path]  # name -> path, e.g. {"model": .../model.pt, "metrics": .../metrics.json}
+    kind: str = "train"
 
     @property
     def kept(self) -> Path:
-        return next(iter(self.outputs.values())).parent / KEPT_DIR
+        return next(iter(self.outputs.values())).parent / KEPT_DIR / self.kind
 
 
 def file_digest(path: str | Path) -> str:

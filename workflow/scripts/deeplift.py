@@ -22,7 +22,7 @@ _, payload = load_model(models[0], "cpu")
 data = load_job_data(snakemake.input, p.trait, payload["kind"], bool(payload["covariate_names"]))
 attribution = AttributionSettings.from_config(p.attribution)
 cells = [
-    (model, CellFiles({"scores": Path(scores), "summary": Path(summary)}), int(seed))
+    (model, CellFiles({"scores": Path(scores), "summary": Path(summary)}, kind="attribute"), int(seed))
     for model, scores, summary, seed in zip(models, snakemake.output.scores, snakemake.output.summary, p.seeds)
 ]
 summary = attribute_block(data, cells, read_bim(snakemake.input.bim), attribution, p.chunk_size, device)
