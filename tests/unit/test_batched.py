@@ -183,3 +183,16 @@ def test_batched_attribution_equals_each_model_alone(toy_cohort, tmp_path):
     assert attribute_block(data, scored, bim, deeplift, 32, "cpu") == {"restored": 0, "attributed": 2}
     # the training block's kept results are their own (a DeepLIFT key does not replace them)
     assert train_block(data, cells, device="cpu") == {"restored": 2, "trained": 0}
+
+
+def test_precision_enters_the_fingerprint_only_when_not_fp32_and_bf16_trains_in_a_block(toy_cohort):
+    data = load(toy_cohort)
+    fp32, bf16 = settings(max_epochs=2), settings(max_epochs=2, precision="bf16")
+    assert fp32.fingerprint(data) != bf16.fingerprint(data)
+    assert "precision" not in json.dumps(fp32.__dict__) or fp32.fingerprint(data) == settings(max_epochs=2).fingerprint(data)
+    with pytest.raises(ValueError, match="training.precision"):
+        settings(precision="fp8").validate()
+    (m16, _), (m32, _) = train_models(data, [bf16, fp32])
+    assert_same_model(m16, train_model(data, bf16)[0])  # bf16 in a block = bf16 alone
+    assert_same_model(m32, train_model(data, fp32)[0])
+    assert not torch.equal(m16.snps.first.weight, m32.snps.first.weight)

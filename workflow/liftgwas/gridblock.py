@@ -130,18 +130,19 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def train_block(data, cells: list[tuple], device=None, stop_after_epochs: int | None = None) -> dict:
+def train_block(data, cells: list[tuple], device=None, stop_after_epochs: int | None = None,
+                resident: str = "auto") -> dict:
     """Train a block's cells: ``cells`` = [(TrainSettings, CellFiles with "model" and
     "metrics", checkpoint path)]. Cells with a matching kept result are restored, the rest
     trained together (``train.train_models``); each finished cell's model.pt and
     metrics.json are written at once, kept, and its checkpoint removed. Returns which cells
     were restored and which trained."""
-    from . import data as data_module, genostore, model as model_module, train
+    from . import data as data_module, device_decode, genostore, model as model_module, train
     from .atomic import write_json as write
 
     device = torch_device(device) if device is not None else train.pick_device()
     digest = data_digest(data)
-    code = code_digest(train, model_module, data_module, genostore)
+    code = code_digest(train, model_module, data_module, genostore, device_decode)
     keys = [key_of("train", s.fingerprint(data), digest, code) for s, _, _ in cells]
     todo = []
     restored = []
@@ -170,7 +171,7 @@ def train_block(data, cells: list[tuple], device=None, stop_after_epochs: int | 
             log.info("%s: resumed from epoch %d", files.outputs["model"].parent, metrics["resumed_from_epoch"])
 
     train.train_models(data, [t[0] for t in todo], [t[2] for t in todo], device, stop_after_epochs,
-                       on_finished=finished)
+                       on_finished=finished, resident=resident)
     return {"restored": len(restored), "trained": len(todo)}
 
 
@@ -180,15 +181,18 @@ def attribute_block(data, cells: list[tuple], bim, settings, chunk_size: int, de
     [(model path, CellFiles with "scores" and "summary", seed)]. Cells whose kept result
     matches (same model bytes, attribution settings, chunk size, data and code) are
     restored; the others are loaded and attributed together (each chunk decoded once)."""
-    from . import attribution, data as data_module, genostore, model as model_module, train
+    from . import attribution, data as data_module, device_decode, genostore, model as model_module, train
     from .atomic import write_json as write, write_tsv
 
     device = torch_device(device) if device is not None else train.pick_device()
     digest = data_digest(data)
-    code = code_digest(attribution, model_module, data_module, genostore)
+    code = code_digest(attribution, model_module, data_module, genostore, device_decode)
+    # the chunk the pass will use (on a GPU it follows free memory); the seeded draws depend on it
+    chunk = device_decode.attribution_chunk_size(chunk_size, data.n_snps, device,
+                                                 n_samples=len(data.splits[split].rows))
     todo = []
     for model_path, files, seed in cells:
-        key = key_of("attribute", file_digest(model_path), settings.describe(), chunk_size, split, seed, digest, code)
+        key = key_of("attribute", file_digest(model_path), settings.describe(), chunk, split, seed, digest, code)
         if restore(files, key):
             log.info("%s: kept scores restored (same model, settings, data and code)", files.outputs["scores"].parent)
         else:

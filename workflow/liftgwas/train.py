@@ -48,7 +48,8 @@ import torch.nn.functional as F
 
 from .atomic import atomic_path
 from .data import TrainingData, oversampled_order
-from .model import GenotypeModel
+from .device_decode import autocast, check_precision, training_reserve_bytes
+from .model import GenotypeModel, parse_arch
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class TrainSettings:
     warm_start: str = "none"
     pairwise: str = "none"
     fm_rank: int = 8
+    # matmul precision of the forward pass (device_decode.autocast); fp32 keeps CPU runs bit-identical
+    precision: str = "fp32"
 
     def validate(self) -> None:
         """Errors name the config key of the bad value."""
@@ -94,12 +97,15 @@ class TrainSettings:
             raise ValueError(f"config key model.pairwise: {self.pairwise!r} is not one of {list(PAIRWISE)}")
         if isinstance(self.fm_rank, bool) or not isinstance(self.fm_rank, int) or self.fm_rank < 1:
             raise ValueError(f"config key model.fm_rank: must be an integer >= 1, got {self.fm_rank!r}")
+        check_precision(self.precision)
 
     def fingerprint(self, data: TrainingData) -> str:
         fields = asdict(self)
         if self.pairwise == "none":  # fm_rank is then unused; old checkpoints keep their fingerprint
             fields.pop("pairwise")
             fields.pop("fm_rank")
+        if self.precision == "fp32":  # tf32/bf16 change results; fp32 checkpoints keep their fingerprint
+            fields.pop("precision")
         key = json.dumps(
             {
                 **fields,
@@ -266,6 +272,7 @@ def train_model(
     checkpoint_path: str | Path | None = None,
     device: torch.device | None = None,
     stop_after_epochs: int | None = None,
+    resident: str = "auto",
 ) -> tuple[GenotypeModel, dict]:
     """Train (or resume) one model; returns the best-epoch model and its metrics.
 
@@ -274,7 +281,7 @@ def train_model(
     block of one: the same loop as ``train_models``, so a cell trained alone and the same
     cell trained in a block do the same arithmetic (bit-identical on CPU, tested).
     """
-    return train_models(data, [settings], [checkpoint_path], device, stop_after_epochs)[0]
+    return train_models(data, [settings], [checkpoint_path], device, stop_after_epochs, resident=resident)[0]
 
 
 @dataclass
@@ -362,6 +369,7 @@ def train_models(
     device: torch.device | None = None,
     stop_after_epochs: int | None = None,
     on_finished=None,
+    resident: str = "auto",
 ) -> list[tuple[GenotypeModel, dict]] | None:
     """Train (or resume) a block of grid cells on the same data, sharing decoded batches.
 
@@ -377,6 +385,9 @@ def train_models(
     weights restored and evaluated), so a block job writes that cell's outputs and frees
     its memory at once; without it the (model, metrics) pairs are returned in order.
     ``stop_after_epochs``: as in ``train_model``, counted in epochs of the cells of this call.
+    ``resident`` (``training.resident``): whether the packed matrix is held on the device
+    (data.make_resident, once for all cells; on the CPU ``auto`` streams). Each cell's
+    forward pass and loss run under its ``precision`` (device_decode.autocast).
     """
     device = torch.device(device) if device is not None else pick_device()
     checkpoint_paths = list(checkpoint_paths) if checkpoint_paths is not None else [None] * len(settings)
@@ -385,6 +396,10 @@ def train_models(
     n_train = len(data.splits["train"].rows)
     y_train = data.splits["train"].y
     cells = [_new_cell(i, data, s, checkpoint_paths[i], device) for i, s in enumerate(settings)]
+    if cells:
+        data.make_resident(device, resident, reserve_bytes=training_reserve_bytes(
+            data.n_snps, max(parse_arch(s.arch)[0] for s in settings), max(s.batch_size for s in settings),
+            n_cells=len(cells)))
     results: list = [None] * len(cells)
     start_time = time.perf_counter()
 
@@ -428,9 +443,10 @@ def train_models(
             for x, c, y in data.batches("train", batch_size, order, device):
                 for j, cell in enumerate(group):
                     t0 = time.perf_counter()
-                    loss = data_loss(cell.model, data.kind, x, c, y, cell.pos_weight)
-                    if cell.settings.l1 > 0:
-                        loss = loss + cell.settings.l1 * cell.model.l1_penalty(cell.settings.l1_scaling, n_train)
+                    with autocast(device, cell.settings.precision):  # backward stays outside
+                        loss = data_loss(cell.model, data.kind, x, c, y, cell.pos_weight)
+                        if cell.settings.l1 > 0:
+                            loss = loss + cell.settings.l1 * cell.model.l1_penalty(cell.settings.l1_scaling, n_train)
                     cell.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     cell.optimizer.step()

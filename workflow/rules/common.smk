@@ -161,6 +161,7 @@ def training_params():
         "warm_start": config["training"].get("warm_start", "none"),
         "pairwise": config["model"].get("pairwise", "none"),
         "fm_rank": config["model"].get("fm_rank", 8),
+        "precision": config["training"].get("precision", "fp32"),
     }
 
 

@@ -77,6 +77,8 @@ rule train:
         kind=trait_kind,
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
         training=training_params(),
+        # where the packed matrix lives (device memory or streamed); changes no result
+        resident=config["training"].get("resident", "auto"),
         cells=lambda wc: grid_cells(wc.dataset, wc.trait),
         # not an output: a killed job's log is continued from it by the rerun
         attempts_log=lambda wc: f"results/{wc.dataset}/{wc.trait}/.train.log",
@@ -116,6 +118,7 @@ rule retrain:
         kind=trait_kind,
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
         training=training_params(),
+        resident=config["training"].get("resident", "auto"),
         cells=lambda wc: retrain_cells(wc.dataset, wc.trait, wc.arch, wc.l1),
         attempts_log=lambda wc: f"results/{wc.dataset}/{wc.trait}/.retrain-{wc.arch}-l1_{wc.l1}.log",
     script:

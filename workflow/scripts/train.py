@@ -35,6 +35,6 @@ cells = [
 ]
 device = pick_device()
 log.info("training %s on %s: %d cells, settings %s", p.trait, device, len(cells), p.training)
-summary = train_block(data, cells, device=device)
+summary = train_block(data, cells, device=device, resident=p.resident)
 log.info("block done: %(trained)d cells trained, %(restored)d restored from kept results", summary)
 attempts.unlink(missing_ok=True)  # the rule's log holds every attempt now
