@@ -166,10 +166,15 @@ def main(argv=None) -> None:
     p.add_argument("--workdir", type=Path, default=Path("/tmp/grid_throughput"))
     p.add_argument("--output", type=Path, default=OUTPUT)
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--per-cell-from", type=Path, default=None,
+                   help="a per_cell work directory of an earlier run of this script that was stopped: its finished "
+                        "jobs' benchmark files give the per-cell figures (per job, start-up included), and only the "
+                        "block mode runs (for a machine too loaded to run both modes in the time there is)")
     args = p.parse_args(argv)
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True)
+    harvested = job_benchmarks(args.per_cell_from) if args.per_cell_from else None
     config = copy.deepcopy(CONFIG)
     config["training"]["max_epochs"] = args.max_epochs
     config["training"]["patience"] = max(config["training"]["patience"], args.max_epochs + 1)
@@ -209,7 +214,23 @@ def main(argv=None) -> None:
     targets = [f"{cell_dir(*c)}/deeplift.tsv" for c in cells(config)]
     n_cells = len(targets)
     report["modes"] = {}
-    for mode in ("per_cell", "block"):
+    if harvested:
+        train = [j["cpu_time"] for k, j in harvested.items() if k.startswith("train/")]
+        deeplift = [j["cpu_time"] for k, j in harvested.items() if k.startswith("deeplift/")]
+        train_wall = [j["s"] for k, j in harvested.items() if k.startswith("train/")]
+        deeplift_wall = [j["s"] for k, j in harvested.items() if k.startswith("deeplift/")]
+        mean = lambda v: sum(v) / len(v)  # noqa: E731
+        report["modes"]["per_cell"] = {
+            "source": f"the {len(train)} training and {len(deeplift)} DeepLIFT jobs that finished before a run of both "
+                      "modes was stopped (the machine's load left no time for all 32); per cell = mean training job "
+                      "+ mean DeepLIFT job (their own benchmark: CPU of the job's process tree, start-up included; "
+                      "Snakemake's own controller not included)",
+            "jobs": len(harvested), "jobs_cpu_s_per_cell": mean(train) + mean(deeplift),
+            "train_job_cpu_s_mean": mean(train), "deeplift_job_cpu_s_mean": mean(deeplift),
+            "wall_s_per_cell": mean(train_wall) + mean(deeplift_wall),
+            "max_job_rss_mb": max(j["max_rss_mb"] for j in harvested.values()), "job_benchmarks": harvested,
+        }
+    for mode in ("block",) if harvested else ("per_cell", "block"):
         workdir = args.workdir / mode
         subprocess.run(["cp", "-a", str(data), str(workdir)], check=True)
         # only the grid's train and DeepLIFT jobs may run (same rerun triggers in both modes)
@@ -235,18 +256,20 @@ def main(argv=None) -> None:
         print(mode, {k: v for k, v in report["modes"][mode].items() if k != "job_benchmarks"}, flush=True)
     per_cell, block = report["modes"]["per_cell"], report["modes"]["block"]
     report["ratio"] = {
-        "cpu_s_per_cell": per_cell["cpu_s_per_cell"] / block["cpu_s_per_cell"],
-        "wall_s_per_cell": per_cell["wall_s_per_cell"] / block["wall_s_per_cell"],
         "jobs_cpu_s_per_cell": per_cell["jobs_cpu_s_per_cell"] / block["jobs_cpu_s_per_cell"],
+        "wall_s_per_cell": per_cell["wall_s_per_cell"] / block["wall_s_per_cell"],
         "target": ">= 3x fewer CPU-seconds per cell (train + DeepLIFT, start-up included)",
     }
-    report["ratio"]["target_met"] = report["ratio"]["cpu_s_per_cell"] >= 3
+    if "cpu_s_per_cell" in per_cell:
+        report["ratio"]["cpu_s_per_cell"] = per_cell["cpu_s_per_cell"] / block["cpu_s_per_cell"]
+    report["ratio"]["target_met"] = report["ratio"]["jobs_cpu_s_per_cell"] >= 3
     # the same scores: the block's cells equal the per-cell jobs' (bit-identical on CPU)
     same = []
+    per_cell_dir = args.per_cell_from or args.workdir / "per_cell"
     for c in cells(config):
-        a = (args.workdir / "per_cell" / cell_dir(*c) / "deeplift.tsv").read_bytes()
-        b = (args.workdir / "block" / cell_dir(*c) / "deeplift.tsv").read_bytes()
-        same.append(a == b)
+        a_path = per_cell_dir / cell_dir(*c) / "deeplift.tsv"
+        if a_path.exists():
+            same.append(a_path.read_bytes() == (args.workdir / "block" / cell_dir(*c) / "deeplift.tsv").read_bytes())
     report["identical_deeplift_tsv"] = f"{sum(same)} of {len(same)} cells byte-identical between the modes"
     report["paper_grid_planned_jobs"] = {
         "per_cell": paper_grid_jobs(snakefiles["per_cell"], args.workdir / "dry-per-cell", block=False),
