@@ -151,7 +151,7 @@ def run_replicate(directory: Path, spec: dict, args, with_scan: bool) -> dict:
         network = lp.score_pairs(models, data, settings, snp_scores=snp_scores)
         scoring = c.read()
         c = na.Clock()
-        tested = lp.verify_pairs(network.pairs, data, k)
+        tested = lp.verify_pairs(network.pairs, data, k, product=args.product)
         testing = c.read()
         named = lp.named(tested, variant_ids)
         significant = named[named["p_bonferroni"] < 0.05]
@@ -235,6 +235,9 @@ def parse_args(argv=None):
     p.add_argument("--null-start", type=int, default=101, help="first pair-free replicate number")
     p.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=[v for v, _ in VARIANTS])
     p.add_argument("--pairwise", default="none", choices=["none", "fm"], help="model.pairwise of every network")
+    p.add_argument("--product", default="dosage", choices=list(lp.PRODUCTS),
+                   help="the interaction test's product term; the stored results used dosage (the default "
+                        "before bench/pairs_fwer_diagnostic.py showed residualised to be the calibrated one)")
     p.add_argument("--output", type=Path, default=OUTPUT)
     return p.parse_args(argv)
 
@@ -274,6 +277,7 @@ def main(argv=None) -> None:
         "command": "bench/pairs.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "config": "config/nonadditive.yaml (liability mixed, trait mixed_bin)",
         "n_samples": args.n_samples, "n_snps": args.n_snps, "top_pairs_P": args.top_pairs, "top_snps_T": args.top_snps,
+        "interaction_product": args.product,
         "pair_free_liability": pair_free,
         "model_grid": {"arch": args.arch, "l1": args.l1, "grid_seeds": args.grid_seeds,
                        "retrain_seeds": args.retrain_seeds, "learning_rate": 1e-3, "max_epochs": 100,
