@@ -142,13 +142,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.torch_threads)
     sim = yaml.safe_load(na.CONFIG.read_text())["simulation"]
     sim = {**sim, "genotypes": args.engines, "replicates": 1, "traits": {na.TRAIT: sim["traits"][na.TRAIT]}}
-    if args.n_snps:
-        sim["n_snps"] = args.n_snps
-    if args.n_samples:
-        sim["n_samples"] = args.n_samples
-        pops = list(sim["coalescent"]["samples"])
-        sim["coalescent"] = {**sim["coalescent"], "samples": {
-            p: args.n_samples // len(pops) + (i < args.n_samples % len(pops)) for i, p in enumerate(pops)}}
+    sim = na.resized(sim, args.n_snps, args.n_samples)
     load_before = os.getloadavg()
     start = na.Clock()
     results = []

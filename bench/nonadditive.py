@@ -316,6 +316,19 @@ def combine(paths: list[Path], output: Path) -> None:
     write_json(output, result)
 
 
+def resized(sim: dict, n_snps: int | None, n_samples: int | None) -> dict:
+    """The simulation section at another size: the coalescent samples split evenly over its populations."""
+    sim = dict(sim)
+    if n_snps:
+        sim["n_snps"] = n_snps
+    if n_samples:
+        sim["n_samples"] = n_samples
+        pops = list(sim["coalescent"]["samples"])
+        sim["coalescent"] = {**sim["coalescent"], "samples": {
+            p: n_samples // len(pops) + (i < n_samples % len(pops)) for i, p in enumerate(pops)}}
+    return sim
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--engines", nargs="+", default=["hao", "coalescent"])
@@ -348,13 +361,7 @@ def main(argv=None) -> None:
     sim = yaml.safe_load(CONFIG.read_text())["simulation"]
     sim = {**sim, "genotypes": args.engines, "replicates": args.replicates,
            "traits": {TRAIT: sim["traits"][TRAIT]}}
-    if args.n_snps:
-        sim["n_snps"] = args.n_snps
-    if args.n_samples:
-        sim["n_samples"] = args.n_samples
-        pops = list(sim["coalescent"]["samples"])
-        sim["coalescent"] = {**sim["coalescent"], "samples": {
-            p: args.n_samples // len(pops) + (i < args.n_samples % len(pops)) for i, p in enumerate(pops)}}
+    sim = resized(sim, args.n_snps, args.n_samples)
     from liftgwas.workflow_config import simulation_params
 
     if args.combine:
