@@ -64,6 +64,7 @@ from .data import TrainingData
 from .device_decode import attribution_chunk_size
 from .model import GenotypeModel
 from .progress import Progress
+from .schema import settings_from_section
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,7 @@ class AttributionSettings:
     @classmethod
     def from_config(cls, section: dict | None) -> "AttributionSettings":
         """From the config's ``attribution:`` section (absent keys take the defaults)."""
-        section = dict(section or {})
-        unknown = sorted(set(section) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"config key attribution.{unknown[0]}: unknown setting")
-        settings = cls(**section)
-        settings.validate()
-        return settings
+        return settings_from_section(cls, section, "attribution")
 
     def validate(self) -> None:
         """Errors name the config key of the bad value."""

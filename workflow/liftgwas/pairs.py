@@ -55,6 +55,7 @@ from captum.attr import DeepLift
 from .data import TrainingData
 from .errors import InputError
 from .model import GenotypeModel
+from .schema import settings_from_section
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,7 @@ class PairSettings:
     def from_config(cls, section: dict | None) -> "PairSettings":
         section = dict(section or {})
         section.pop("run_on", None)  # a workflow key (which datasets), not a setting of the computation
-        unknown = sorted(set(section) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"config key pairs.{unknown[0]}: unknown setting")
-        settings = cls(**section)
-        settings.validate()
-        return settings
+        return settings_from_section(cls, section, "pairs")
 
     def validate(self, n_snps: int | None = None) -> None:
         """Errors name the config key; with ``n_snps`` also the checks against the data."""

@@ -59,3 +59,15 @@ def validate(instance, schema: dict, key: list[str] | tuple[str, ...] = ()):
     for _ in _filling_validator()(schema).iter_errors(filled):
         pass  # validated above; this pass only fills defaults
     return filled
+
+
+def settings_from_section(cls, section: dict | None, name: str):
+    """A settings dataclass from its config section: unknown keys are an error naming
+    ``name.key``; absent keys take the dataclass defaults; then the class's own ``validate``."""
+    section = dict(section or {})
+    unknown = sorted(set(section) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"config key {name}.{unknown[0]}: unknown setting")
+    settings = cls(**section)
+    settings.validate()
+    return settings
