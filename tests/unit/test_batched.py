@@ -196,3 +196,53 @@ def test_precision_enters_the_fingerprint_only_when_not_fp32_and_bf16_trains_in_
     assert_same_model(m16, train_model(data, bf16)[0])  # bf16 in a block = bf16 alone
     assert_same_model(m32, train_model(data, fp32)[0])
     assert not torch.equal(m16.snps.first.weight, m32.snps.first.weight)
+
+
+def test_a_blocks_cells_do_not_depend_on_the_jobs_core_count(toy_cohort):
+    # on the CPU each cell runs single-threaded, side by side with as many cells as the job
+    # has threads (cellpool): 1 worker, 3 workers and 1 cell alone give the same bits
+    data = load(toy_cohort)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_core = train_models(data, BLOCK[:5])
+        torch.set_num_threads(3)
+        three_cores = train_models(data, BLOCK[:5])
+        assert torch.get_num_threads() == 3  # the job's setting is put back after the block
+    finally:
+        torch.set_num_threads(before)
+    for (a, ma), (b, mb) in zip(one_core, three_cores):
+        assert_same_model(a, b)
+        assert result_part(ma) == result_part(mb)
+    assert ma["cpu_threads"] == 1  # what each cell ran on
+
+
+def test_cell_workers_keep_the_order_spread_the_cells_and_reraise_errors():
+    import threading
+
+    from liftgwas.cellpool import CellWorkers, balanced_bins
+
+    assert balanced_bins([5, 1, 1, 3], 2) == [[0], [1, 2, 3]]
+    assert balanced_bins([1, 1], 4) == [[0], [1]]  # no empty bins
+    with CellWorkers(2, single_thread=True) as workers:
+        assert torch.get_num_threads() == 1
+        both_running = threading.Barrier(2)
+
+        def cell(i):
+            if i < 2:  # the first cell of each bin ([0, 2, 4] and [1, 3, 5]) waits for the other
+                both_running.wait(timeout=30)
+            return i, threading.current_thread().name
+
+        names = workers.map(cell, list(range(6)))
+        assert [i for i, _ in names] == list(range(6))
+        assert len({n for _, n in names}) == 2  # two threads, at the same time
+        grad = workers.map(lambda _: torch.is_grad_enabled(), [0, 1], grad=False)
+        assert grad == [False, False]
+
+        def fail(i):
+            if i == 3:
+                raise ValueError("cell 3")
+            return i
+
+        with pytest.raises(ValueError, match="cell 3"):
+            workers.map(fail, list(range(6)))

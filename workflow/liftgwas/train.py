@@ -45,8 +45,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .atomic import atomic_path
+from .cellpool import CellWorkers, cell_workers
 from .data import TrainingData, oversampled_order
 from .device_decode import autocast, check_precision, training_reserve_bytes
 from .model import GenotypeModel, parse_arch
@@ -193,15 +195,24 @@ def predict(model: GenotypeModel, data: TrainingData, split: str, batch_size: in
 
 
 @torch.no_grad()
-def predict_many(models: list[GenotypeModel], data: TrainingData, split: str, batch_size: int, device) -> list[np.ndarray]:
-    """Every model's output on one split, decoding each batch once for all of them."""
+def predict_many(models: list[GenotypeModel], data: TrainingData, split: str, batch_size: int, device,
+                 workers: CellWorkers | None = None) -> list[np.ndarray]:
+    """Every model's output on one split, decoding each batch once for all of them
+    (the models side by side on ``workers`` when given: cellpool)."""
     for model in models:
         model.eval()
+    workers = workers or CellWorkers(1, single_thread=False)
+    costs = [model_cost(m) for m in models]
     outs: list[list[np.ndarray]] = [[] for _ in models]
     for x, c, _ in data.batches(split, batch_size, device=device):
-        for out, model in zip(outs, models):
-            out.append(model(x, c).float().cpu().numpy())
+        for out, value in zip(outs, workers.map(lambda m: m(x, c).float().cpu().numpy(), models, costs, grad=False)):
+            out.append(value)
     return [np.concatenate(o) if o else np.zeros(0, dtype=np.float32) for o in outs]
+
+
+def model_cost(model: nn.Module) -> int:
+    """A model's work per sample, for balancing workers: its parameter count."""
+    return sum(p.numel() for p in model.parameters())
 
 
 def evaluate(
@@ -217,9 +228,10 @@ def evaluate(
     return evaluate_many([model], data, split, batch_size, device, [logit_offset])[0]
 
 
-def evaluate_many(models, data: TrainingData, split: str, batch_size: int, device, logit_offsets) -> list[dict]:
+def evaluate_many(models, data: TrainingData, split: str, batch_size: int, device, logit_offsets,
+                  workers: CellWorkers | None = None) -> list[dict]:
     """``evaluate`` for several models on one pass over the split's batches."""
-    outs = predict_many(models, data, split, batch_size, device)
+    outs = predict_many(models, data, split, batch_size, device, workers)
     return [_score(out.astype(np.float64), data, split, offset) for out, offset in zip(outs, logit_offsets)]
 
 
@@ -388,8 +400,33 @@ def train_models(
     ``resident`` (``training.resident``): whether the packed matrix is held on the device
     (data.make_resident, once for all cells; on the CPU ``auto`` streams). Each cell's
     forward pass and loss run under its ``precision`` (device_decode.autocast).
+
+    On the CPU the cells of a group take their steps side by side, one intra-op thread
+    each, as many at a time as the job has threads (cellpool): the same arithmetic as one
+    cell alone on one thread, whatever the job's core count.
     """
     device = torch.device(device) if device is not None else pick_device()
+    with cell_workers(device, len(settings)) as workers:
+        return _train_models(data, settings, checkpoint_paths, device, stop_after_epochs, on_finished, resident,
+                             workers)
+
+
+def _train_step(cell: _Cell, kind: str, n_train: int, x, c, y) -> float:
+    """One Adam step of one cell on one mini-batch; its loss (data + L1)."""
+    t0 = time.perf_counter()
+    with autocast(x.device, cell.settings.precision):  # backward stays outside
+        loss = data_loss(cell.model, kind, x, c, y, cell.pos_weight)
+        if cell.settings.l1 > 0:
+            loss = loss + cell.settings.l1 * cell.model.l1_penalty(cell.settings.l1_scaling, n_train)
+    cell.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    cell.optimizer.step()
+    cell.seconds += time.perf_counter() - t0
+    return float(loss.detach())
+
+
+def _train_models(data, settings, checkpoint_paths, device, stop_after_epochs, on_finished, resident,
+                  workers: CellWorkers):
     checkpoint_paths = list(checkpoint_paths) if checkpoint_paths is not None else [None] * len(settings)
     if len(checkpoint_paths) != len(settings):
         raise ValueError("one checkpoint path (or None) per cell")
@@ -408,7 +445,7 @@ def train_models(
             cell.model.load_state_dict({k: v.to(device) for k, v in cell.state["best_state"].items()})
         evaluations = {
             split: evaluate_many([c.model for c in done], data, split, max(c.settings.batch_size for c in done) * 4,
-                                 device, [c.balance["logit_offset"] for c in done])
+                                 device, [c.balance["logit_offset"] for c in done], workers)
             for split in ("train", "early_stop", "validation")
         }
         for j, cell in enumerate(done):
@@ -440,25 +477,18 @@ def train_models(
             if len(group) > 1:
                 log.info("epoch %d of seed %d: %d cells on one stream of batches", epoch + 1, seed, len(group))
             progress = Progress(f"training epoch {epoch + 1}", n_train)  # a line every LIFTGWAS_PROGRESS_SECONDS
+            costs = [model_cost(cell.model) for cell in group]
             for x, c, y in data.batches("train", batch_size, order, device):
-                for j, cell in enumerate(group):
-                    t0 = time.perf_counter()
-                    with autocast(device, cell.settings.precision):  # backward stays outside
-                        loss = data_loss(cell.model, data.kind, x, c, y, cell.pos_weight)
-                        if cell.settings.l1 > 0:
-                            loss = loss + cell.settings.l1 * cell.model.l1_penalty(cell.settings.l1_scaling, n_train)
-                    cell.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    cell.optimizer.step()
-                    totals[j] += float(loss.detach())
-                    cell.seconds += time.perf_counter() - t0
+                losses = workers.map(lambda cell: _train_step(cell, data.kind, n_train, x, c, y), group, costs)
+                for j, value in enumerate(losses):
+                    totals[j] += value
                 progress.update(len(y))
                 batches += 1
             for j, cell in enumerate(group):
                 cell.state["_objective"] = totals[j] / max(batches, 1)
         early = evaluate_many([c.model for c in active], data, "early_stop",
                               max(c.settings.batch_size for c in active) * 4, device,
-                              [c.balance["logit_offset"] for c in active])
+                              [c.balance["logit_offset"] for c in active], workers)
         done = []
         for cell, result in zip(active, early):
             state = cell.state
