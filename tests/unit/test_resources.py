@@ -223,9 +223,15 @@ def test_block_estimates_are_the_sum_of_their_cells_plus_one_start_up(cohort):
     # every cell's weights, gradient, Adam moments and best copy are held at once
     held = sum(6 * 4 * 10_000 * int(a.split("x")[0]) for a in archs) / 1e6
     assert block >= resources.BASE_MB + held and block < sum(resources.train_mem_mb(fam, mean, a, BATCH) for a in archs)
-    runtime = resources.train_block_runtime_min(fam, mean, archs, 100)
-    assert runtime < sum(resources.train_runtime_min(fam, mean, a, 100) for a in archs)
-    assert runtime >= sum(resources.train_runtime_min(fam, mean, a, 100) - 10 for a in archs)
+    # one thread: the cells one after another, one start-up
+    runtime = resources.train_block_runtime_min(fam, mean, archs, 100, threads=1)
+    cells = [resources.train_runtime_min(fam, mean, a, 100, threads=1) for a in archs]
+    assert sum(c - 11 for c in cells) <= runtime < sum(cells)  # (each cell's minutes rounded up)
+    # T threads: T cells at a time (cellpool), so about 1/T of it, never less than a cell
+    for threads in (2, 4):
+        side_by_side = resources.train_block_runtime_min(fam, mean, archs, 100, threads=threads)
+        assert (runtime - 10) / threads <= side_by_side - 10 <= (runtime - 10) / threads + max(cells)
+    assert resources.train_block_runtime_min(fam, mean, archs[:1], 100, threads=4) == cells[0]
     assert resources.deeplift_block_mem_mb(fam, mean, archs, CHUNK) > resources.deeplift_mem_mb(fam, mean, CHUNK)
     assert resources.deeplift_block_runtime_min(fam, mean, archs, 2) > resources.deeplift_block_runtime_min(fam, mean, archs, 1)
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cellpool import balanced_bins
+
 BASE_MB = 1500  # a Python process with torch (CUDA build) and numpy loaded
 NUMPY_BASE_MB = 300  # one with numpy/pandas only (measured 145-235 MB of imports)
 DEFAULT_SAMPLES = 10_000
@@ -80,13 +82,19 @@ def train_block_mem_mb(fam, mean_npy, archs: list[str], batch_size: int, attempt
     return _scale(BASE_MB + (cells + batches) / 1e6, attempt)
 
 
-def train_block_runtime_min(fam, mean_npy, archs: list[str], max_epochs: int, attempt: int = 1) -> int:
-    """The cells run one after another on each shared batch, so the block's time is the
-    sum of its cells' arithmetic plus one start-up. Forward + backward of the first layer
-    dominate: ~6 flops per weight per sample; 2e10 flop/s is a conservative 2-core CPU
-    figure (a GPU is far faster)."""
-    flops = sum(6 * n_samples(fam) * 0.5 * n_snps(mean_npy) * _hidden1(arch) * max_epochs for arch in archs)
-    return _scale(10 + flops / 2e10 / 60, attempt)
+CORE_FLOPS = 1e10  # flop/s of one core on a cell's step: conservative (measured ~6e10, cellpool.py)
+
+
+def train_block_runtime_min(fam, mean_npy, archs: list[str], max_epochs: int, attempt: int = 1,
+                            threads: int = 2) -> int:
+    """On each shared batch the cells step side by side, ``threads`` at a time, one core
+    each (cellpool: the same bins of cells), so the block's time is its heaviest bin's
+    arithmetic plus one start-up. Forward + backward of the first layer dominate: ~6 flops
+    per weight per sample, every epoch up to max_epochs (early stopping usually ends far
+    sooner: the request is an upper bound); a GPU is far faster."""
+    per_cell = [6 * n_samples(fam) * 0.5 * n_snps(mean_npy) * _hidden1(arch) * max_epochs for arch in archs]
+    heaviest = max((sum(per_cell[i] for i in b) for b in balanced_bins(per_cell, threads)), default=0.0)
+    return _scale(10 + heaviest / CORE_FLOPS / 60, attempt)
 
 
 def deeplift_block_mem_mb(fam, mean_npy, archs: list[str], chunk_size: int, attempt: int = 1) -> int:
@@ -110,8 +118,8 @@ def train_mem_mb(fam, mean_npy, arch: str, batch_size: int, attempt: int = 1) ->
     return train_block_mem_mb(fam, mean_npy, [arch], batch_size, attempt)
 
 
-def train_runtime_min(fam, mean_npy, arch: str, max_epochs: int, attempt: int = 1) -> int:
-    return train_block_runtime_min(fam, mean_npy, [arch], max_epochs, attempt)
+def train_runtime_min(fam, mean_npy, arch: str, max_epochs: int, attempt: int = 1, threads: int = 2) -> int:
+    return train_block_runtime_min(fam, mean_npy, [arch], max_epochs, attempt, threads)
 
 
 def deeplift_mem_mb(fam, mean_npy, chunk_size: int, attempt: int = 1) -> int:

@@ -79,17 +79,27 @@ rule null_train:
     # resource function must not read the checkpoint, which a dry run has not run yet
     resources:
         mem_mb=lambda wc, input, attempt: max(
-            resource_model.train_mem_mb(
-                input.fam, input.mean, arch, config["training"]["batch_size"], attempt
+            resource_model.train_block_mem_mb(
+                input.fam,
+                input.mean,
+                [arch] * len(config["model"]["retrain_seeds"]),
+                config["training"]["batch_size"],
+                attempt,
             )
             for arch in STUDY.architectures
         ),
-        runtime=lambda wc, input, attempt: len(config["model"]["retrain_seeds"])
-        * max(
-            resource_model.train_runtime_min(
-                input.fam, input.mean, arch, config["training"]["max_epochs"], attempt
+        # the retrain seeds are trained as one block (null_models.retrain_and_score)
+        runtime=lambda wc, input, threads, attempt: max(
+            resource_model.train_block_runtime_min(
+                input.fam,
+                input.mean,
+                [arch] * len(config["model"]["retrain_seeds"]),
+                config["training"]["max_epochs"],
+                attempt,
+                threads,
             )
-            + resource_model.deeplift_runtime_min(input.fam, input.mean, arch, attempt)
+            + len(config["model"]["retrain_seeds"])
+            * resource_model.deeplift_runtime_min(input.fam, input.mean, arch, attempt)
             for arch in STUDY.architectures
         ),
     params:
@@ -100,19 +110,9 @@ rule null_train:
         arch=lambda wc: selected_choice(wc)["arch"],
         l1=lambda wc: float(selected_choice(wc)["l1"]),
         seeds=config["model"]["retrain_seeds"],
-        l1_scaling=config["model"]["l1_scaling"],
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
-        batch_size=config["training"]["batch_size"],
-        learning_rate=config["training"]["learning_rate"],
-        max_epochs=config["training"]["max_epochs"],
-        patience=config["training"]["patience"],
-        input_scaling=config["model"].get("input_scaling", "centred"),
-        class_balance=config["training"].get("class_balance", "none"),
-        oversample_ratio=config["training"].get("oversample_ratio", 1.0),
-        lr_schedule=config["training"].get("lr_schedule", "constant"),
-        warm_start=config["training"].get("warm_start", "none"),
-        pairwise=config["model"].get("pairwise", "none"),
-        fm_rank=config["model"].get("fm_rank", 8),
+        training=training_params(),
+        resident=config["training"].get("resident", "auto"),
         chunk_size=config["deeplift"]["chunk_size"],
         attribution=config.get("attribution", {}),
         # not an output: a killed job resumes the seed it was training

@@ -49,24 +49,6 @@ def knockoff_runs(dataset, trait):
     ]
 
 
-def knockoff_training_settings():
-    """TrainSettings fields of the config (arch, l1 come from the selection, seed from the path)."""
-    return {
-        "l1_scaling": config["model"]["l1_scaling"],
-        "batch_size": config["training"]["batch_size"],
-        "learning_rate": config["training"]["learning_rate"],
-        "max_epochs": config["training"]["max_epochs"],
-        "patience": config["training"]["patience"],
-        "input_scaling": config["model"].get("input_scaling", "centred"),
-        "class_balance": config["training"].get("class_balance", "none"),
-        "oversample_ratio": config["training"].get("oversample_ratio", 1.0),
-        "lr_schedule": config["training"].get("lr_schedule", "constant"),
-        "warm_start": config["training"].get("warm_start", "none"),
-        "pairwise": config["model"].get("pairwise", "none"),
-        "fm_rank": config["model"].get("fm_rank", 8),
-    }
-
-
 def knockoff_targets():
     if not KNOCKOFFS.run:
         return []
@@ -115,12 +97,29 @@ rule knockoff_train:
     benchmark:
         "benchmarks/knockoff_train/{dataset}/{trait}/draw_{draw}/seed_{seed}.tsv"
     threads: 2
+    # sized for the grid's largest architecture on the 2M inputs of [X, X~] (the selected
+    # one is one of them; a resource function must not read the checkpoint's output)
+    resources:
+        mem_mb=lambda wc, input, attempt: max(
+            resource_model.train_mem_mb(
+                input.fam, input.mean, arch, config["training"]["batch_size"], attempt
+            )
+            for arch in STUDY.architectures
+        ),
+        runtime=lambda wc, input, threads, attempt: max(
+            resource_model.train_runtime_min(
+                input.fam, input.mean, arch, config["training"]["max_epochs"], attempt, threads
+            )
+            for arch in STUDY.architectures
+        ),
     params:
         trait=lambda wc: wc.trait,
         kind=trait_kind,
         seed=lambda wc: int(wc.seed),
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
-        training=knockoff_training_settings(),
+        # the grid's settings (common.smk); arch and L1 come from the selection, seed from the path
+        training=training_params(),
+        resident=config["training"].get("resident", "auto"),
         # not an output: a killed job leaves it behind and the rerun resumes from it
         checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/knockoffs/draw_{wc.draw}/seed_{wc.seed}/checkpoint.pt",
     script:
@@ -140,6 +139,14 @@ rule knockoff_deeplift:
     benchmark:
         "benchmarks/knockoff_deeplift/{dataset}/{trait}/draw_{draw}/seed_{seed}.tsv"
     threads: 2
+    resources:
+        mem_mb=lambda wc, input, attempt: resource_model.deeplift_mem_mb(
+            input.fam, input.mean, config["deeplift"]["chunk_size"], attempt
+        ),
+        runtime=lambda wc, input, attempt: max(
+            resource_model.deeplift_runtime_min(input.fam, input.mean, arch, attempt)
+            for arch in STUDY.architectures
+        ),
     params:
         trait=lambda wc: wc.trait,
         chunk_size=config["deeplift"]["chunk_size"],

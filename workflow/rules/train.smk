@@ -65,12 +65,13 @@ rule train:
             config["training"]["batch_size"],
             attempt,
         ),
-        runtime=lambda wc, input, attempt: resource_model.train_block_runtime_min(
+        runtime=lambda wc, input, threads, attempt: resource_model.train_block_runtime_min(
             input.fam,
             input.mean,
             grid_archs(),
             config["training"]["max_epochs"],
             attempt,
+            threads,
         ),
     params:
         trait=lambda wc: wc.trait,
@@ -106,12 +107,13 @@ rule retrain:
             config["training"]["batch_size"],
             attempt,
         ),
-        runtime=lambda wc, input, attempt: resource_model.train_block_runtime_min(
+        runtime=lambda wc, input, threads, attempt: resource_model.train_block_runtime_min(
             input.fam,
             input.mean,
             [wc.arch] * len(STUDY.retrain_seeds),
             config["training"]["max_epochs"],
             attempt,
+            threads,
         ),
     params:
         trait=lambda wc: wc.trait,

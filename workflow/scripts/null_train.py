@@ -29,17 +29,12 @@ log.info("null trait %d of %s/%s (seed %d): covariate-only %s fit, params %s", p
 data = load_training_data(str(sm.input.packed).removesuffix(".packed.npy"), sm.input.fam, sm.output.trait,
                           sm.input.covariates, sm.input.split, trait=column, kind=p.kind,
                           use_covariates=p.covariates_as_inputs)
-base = TrainSettings(
-    arch=p.arch, l1=p.l1, l1_scaling=p.l1_scaling, seed=0, batch_size=p.batch_size, learning_rate=p.learning_rate,
-    max_epochs=p.max_epochs, patience=p.patience, input_scaling=p.input_scaling, class_balance=p.class_balance,
-    oversample_ratio=p.oversample_ratio, lr_schedule=p.lr_schedule, warm_start=p.warm_start, pairwise=p.pairwise,
-    fm_rank=p.fm_rank,
-)
+base = TrainSettings(arch=p.arch, l1=p.l1, seed=0, **p.training)
 device = pick_device()
 log.info("retraining %s L1 %g on %s with seeds %s", p.arch, p.l1, device, list(p.seeds))
 scores, metrics = retrain_and_score(data, base, list(p.seeds), read_bim(sm.input.bim),
                                     AttributionSettings.from_config(p.attribution), p.chunk_size, device,
-                                    checkpoint_dir=Path(p.checkpoint_dir))
+                                    checkpoint_dir=Path(p.checkpoint_dir), resident=p.resident)
 write_tsv(sm.output.scores, scores)
 y = table[column].dropna()
 write_json(sm.output.metrics, {

@@ -2,7 +2,8 @@
 
 One null index k = one job: the null trait is drawn (null_traits.null_trait_table, seed
 from the path), the selected architecture and L1 are trained with every retrain seed
-(liftgwas.train.train_model, the settings rule `train` uses), each model is attributed on
+(one block, liftgwas.train.train_models, the settings rule `train` uses: each seed's model
+is the one it would be trained alone), each model is attributed on
 the validation split (liftgwas.attribution.deeplift_scores, reference from the saved model
 file as for every other run) and the runs are averaged with attribution.seed_average_table.
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from ..attribution import AttributionSettings, deeplift_scores, score_table, seed_average_table
 from ..data import TrainingData
-from ..train import TrainSettings, load_model, save_model, train_model
+from ..train import TrainSettings, load_model, save_model, train_models
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,15 @@ def retrain_and_score(
     chunk_size: int,
     device,
     checkpoint_dir: str | Path | None = None,
+    resident: str = "auto",
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """Seed-averaged score table and per-seed metrics of ``base`` trained with each seed."""
+    """Seed-averaged score table and per-seed metrics of ``base`` trained with each seed
+    (``resident``: training.resident)."""
+    block = [dataclasses.replace(base, seed=int(seed)) for seed in seeds]
+    checkpoints = [Path(checkpoint_dir) / f"seed_{s.seed}.checkpoint.pt" if checkpoint_dir else None for s in block]
+    trained = train_models(data, block, checkpoints, device=device, resident=resident)
     tables, metrics = [], []
-    for seed in seeds:
-        settings = dataclasses.replace(base, seed=int(seed))
-        checkpoint = Path(checkpoint_dir) / f"seed_{seed}.checkpoint.pt" if checkpoint_dir else None
-        model, m = train_model(data, settings, checkpoint_path=checkpoint, device=device)
+    for seed, settings, checkpoint, (model, m) in zip(seeds, block, checkpoints, trained):
         with tempfile.TemporaryDirectory() as tmp:
             # through the model file, so the reference and scaling are those of every run
             path = Path(tmp) / "model.pt"
