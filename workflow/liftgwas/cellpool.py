@@ -5,14 +5,17 @@ M x 64..128) and elementwise passes over the first-layer weights. Split over two
 inside each op they gain little: measured on this project's 2-core machine, a 64x128 cell
 on 10,000 SNPs takes 5.9 ms wall and 11.7 ms CPU per step with 2 intra-op threads, and
 7.8 ms wall and 7.8 ms CPU with 1 (the rest is threads waiting at each op's end). So a
-block job with T cores runs T cells at a time, each single-threaded: about 1.5x less wall
-time and CPU per cell-step on 2 cores (bench/results/grid_throughput*.json).
+block job with T cores runs T cells at a time, each single-threaded. Measured gain in the
+real 16-cell block at M = 10,000 on 2 cores: ~3 %, within the machine's noise (the cells'
+elementwise passes share one memory bus; bench/results/grid_throughput_paper_epochs*.json);
+with more cores per job the per-op splits scale worse, which is where it should pay (not
+measured here).
 
 On the CPU every cell is computed with one intra-op thread, whichever worker it lands on
 and however many cells share the block, so its arithmetic (reductions included) does not
 depend on the job's core count: a block of one cell, a block on 1 core and a block on 16
 cores give the same bits (tests/unit/test_batched.py). Workers get fixed bins of cells
-(balanced by first-layer size); results come back in the cells' order. On a GPU the
+(balanced by parameter count); results come back in the cells' order. On a GPU the
 kernels are asynchronous anyway: the caller's thread runs every cell.
 """
 

@@ -82,7 +82,9 @@ def train_block_mem_mb(fam, mean_npy, archs: list[str], batch_size: int, attempt
     return _scale(BASE_MB + (cells + batches) / 1e6, attempt)
 
 
-CORE_FLOPS = 1e10  # flop/s of one core on a cell's step: conservative (measured ~6e10, cellpool.py)
+# flop/s of one core on a cell's step, conservative: measured ~6e10 (a 64x128 step at
+# M = 10,000, ~4.9e8 flop, took 7.8 ms on one core; cellpool.py)
+CORE_FLOPS = 1e10
 
 
 def train_block_runtime_min(fam, mean_npy, archs: list[str], max_epochs: int, attempt: int = 1,
