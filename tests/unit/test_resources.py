@@ -256,3 +256,15 @@ def test_block_estimates_cover_the_measured_block_jobs():
                 assert resources.train_block_mem_mb(fam, mean, archs, batch) >= job["max_rss_mb"], name
             else:
                 assert resources.deeplift_block_mem_mb(fam, mean, archs, chunk) >= job["max_rss_mb"], name
+
+
+def test_a_selected_model_block_is_sized_for_the_largest_architecture(cohort):
+    fam, mean = cohort(10_000, 10_000)
+    archs = ["64x128", "128x256", "64x256"]
+    mem = resources.selected_block_mem_mb(fam, mean, archs, 5, BATCH)
+    assert mem == resources.train_block_mem_mb(fam, mean, ["128x256"] * 5, BATCH)
+    assert mem > resources.train_block_mem_mb(fam, mean, ["64x256"] * 5, BATCH)
+    train = resources.selected_block_runtime_min(fam, mean, archs, 5, 100, threads=2)
+    assert train == resources.train_block_runtime_min(fam, mean, ["128x256"] * 5, 100, threads=2)
+    both = resources.selected_block_runtime_min(fam, mean, archs, 5, 100, threads=2, deeplift=True)
+    assert both == train + 5 * resources.deeplift_runtime_min(fam, mean, "128x256")

@@ -99,6 +99,20 @@ def train_block_runtime_min(fam, mean_npy, archs: list[str], max_epochs: int, at
     return _scale(10 + heaviest / CORE_FLOPS / 60, attempt)
 
 
+def selected_block_mem_mb(fam, mean_npy, archs: list[str], n_cells: int, batch_size: int, attempt: int = 1) -> int:
+    """A block of ``n_cells`` of the selected architecture, sized for the largest of
+    ``archs`` (a resource function must not read the selection checkpoint's output)."""
+    return max(train_block_mem_mb(fam, mean_npy, [arch] * n_cells, batch_size, attempt) for arch in archs)
+
+
+def selected_block_runtime_min(fam, mean_npy, archs: list[str], n_cells: int, max_epochs: int, attempt: int = 1,
+                               threads: int = 2, deeplift: bool = False) -> int:
+    """As selected_block_mem_mb, its runtime; ``deeplift``: each cell also attributed."""
+    return max(train_block_runtime_min(fam, mean_npy, [arch] * n_cells, max_epochs, attempt, threads)
+               + (n_cells * deeplift_runtime_min(fam, mean_npy, arch, attempt) if deeplift else 0)
+               for arch in archs)
+
+
 def deeplift_block_mem_mb(fam, mean_npy, archs: list[str], chunk_size: int, attempt: int = 1) -> int:
     """Captum's ~13 chunk-sized arrays of the model being attributed (one at a time), plus
     every model of the block loaded (its weights once) and 4 float64 sums per SNP each."""

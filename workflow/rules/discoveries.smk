@@ -78,29 +78,24 @@ rule null_train:
     # sized for the grid's largest architecture (the selected one is one of them): a
     # resource function must not read the checkpoint, which a dry run has not run yet
     resources:
-        mem_mb=lambda wc, input, attempt: max(
-            resource_model.train_block_mem_mb(
-                input.fam,
-                input.mean,
-                [arch] * len(config["model"]["retrain_seeds"]),
-                config["training"]["batch_size"],
-                attempt,
-            )
-            for arch in STUDY.architectures
-        ),
         # the retrain seeds are trained as one block (null_models.retrain_and_score)
-        runtime=lambda wc, input, threads, attempt: max(
-            resource_model.train_block_runtime_min(
-                input.fam,
-                input.mean,
-                [arch] * len(config["model"]["retrain_seeds"]),
-                config["training"]["max_epochs"],
-                attempt,
-                threads,
-            )
-            + len(config["model"]["retrain_seeds"])
-            * resource_model.deeplift_runtime_min(input.fam, input.mean, arch, attempt)
-            for arch in STUDY.architectures
+        mem_mb=lambda wc, input, attempt: resource_model.selected_block_mem_mb(
+            input.fam,
+            input.mean,
+            STUDY.architectures,
+            len(config["model"]["retrain_seeds"]),
+            config["training"]["batch_size"],
+            attempt,
+        ),
+        runtime=lambda wc, input, threads, attempt: resource_model.selected_block_runtime_min(
+            input.fam,
+            input.mean,
+            STUDY.architectures,
+            len(config["model"]["retrain_seeds"]),
+            config["training"]["max_epochs"],
+            attempt,
+            threads,
+            deeplift=True,
         ),
     params:
         dataset=lambda wc: wc.dataset,

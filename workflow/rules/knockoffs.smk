@@ -100,17 +100,22 @@ rule knockoff_train:
     # sized for the grid's largest architecture on the 2M inputs of [X, X~] (the selected
     # one is one of them; a resource function must not read the checkpoint's output)
     resources:
-        mem_mb=lambda wc, input, attempt: max(
-            resource_model.train_mem_mb(
-                input.fam, input.mean, arch, config["training"]["batch_size"], attempt
-            )
-            for arch in STUDY.architectures
+        mem_mb=lambda wc, input, attempt: resource_model.selected_block_mem_mb(
+            input.fam,
+            input.mean,
+            STUDY.architectures,
+            1,
+            config["training"]["batch_size"],
+            attempt,
         ),
-        runtime=lambda wc, input, threads, attempt: max(
-            resource_model.train_runtime_min(
-                input.fam, input.mean, arch, config["training"]["max_epochs"], attempt, threads
-            )
-            for arch in STUDY.architectures
+        runtime=lambda wc, input, threads, attempt: resource_model.selected_block_runtime_min(
+            input.fam,
+            input.mean,
+            STUDY.architectures,
+            1,
+            config["training"]["max_epochs"],
+            attempt,
+            threads,
         ),
     params:
         trait=lambda wc: wc.trait,
