@@ -246,3 +246,29 @@ def test_cell_workers_keep_the_order_spread_the_cells_and_reraise_errors():
 
         with pytest.raises(ValueError, match="cell 3"):
             workers.map(fail, list(range(6)))
+
+
+def test_block_by_takes_distinct_grid_coordinates_and_defaults_to_one_block_per_trait():
+    import copy
+
+    import yaml
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    from toydata import REPO
+
+    schema = str(REPO / "workflow/schemas/config.schema.yaml")
+    base = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    del base["training"]["block_by"]
+    filled = copy.deepcopy(base)
+    validate(filled, schema)
+    assert filled["training"]["block_by"] == []
+    for ok in (["arch"], ["seed", "arch"], ["arch", "l1", "seed"]):
+        good = copy.deepcopy(base)
+        good["training"]["block_by"] = ok
+        validate(good, schema)
+    for value in (["arch", "arch"], ["epoch"], "arch"):
+        bad = copy.deepcopy(base)
+        bad["training"]["block_by"] = value
+        with pytest.raises(WorkflowError, match="block_by"):
+            validate(bad, schema)

@@ -268,3 +268,19 @@ def test_a_selected_model_block_is_sized_for_the_largest_architecture(cohort):
     assert train == resources.train_block_runtime_min(fam, mean, ["128x256"] * 5, 100, threads=2)
     both = resources.selected_block_runtime_min(fam, mean, archs, 5, 100, threads=2, deeplift=True)
     assert both == train + 5 * resources.deeplift_runtime_min(fam, mean, "128x256")
+
+
+def test_a_resident_packed_matrix_is_charged_to_the_training_job(cohort):
+    # training.resident: always holds N x ceil(M/4) bytes (in RAM on a CPU job); auto
+    # (resident on a GPU only) and never (streamed) add no host memory
+    fam, mean = cohort(100_000, 50_001)
+    archs = ["64x128", "128x256"]
+    auto = resources.train_block_mem_mb(fam, mean, archs, BATCH)
+    assert resources.train_block_mem_mb(fam, mean, archs, BATCH, resident="never") == auto
+    always = resources.train_block_mem_mb(fam, mean, archs, BATCH, resident="always")
+    packed_mb = 100_000 * 12_501 / 1e6
+    assert packed_mb - 1 <= always - auto <= packed_mb + 1
+    assert resources.train_mem_mb(fam, mean, "64x128", BATCH, resident="always") > resources.train_mem_mb(
+        fam, mean, "64x128", BATCH)
+    selected = resources.selected_block_mem_mb(fam, mean, archs, 5, BATCH, resident="always")
+    assert selected == resources.train_block_mem_mb(fam, mean, ["128x256"] * 5, BATCH, resident="always")

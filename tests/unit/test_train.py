@@ -268,3 +268,15 @@ def test_warm_start_sets_the_covariate_term_to_the_covariate_only_fit(tmp_path):
     fit = sm.GLM(train.y, sm.add_constant(train.covariates), family=sm.families.Binomial()).fit()
     np.testing.assert_allclose(coef, fit.params[1:], rtol=1e-6)
     assert metrics["early_stop_auc"] > 0.7
+
+
+def test_the_same_model_saved_twice_is_the_same_bytes(toy_cohort, tmp_path):
+    # each save goes through a fresh temporary file; the bytes must not depend on its name
+    from liftgwas.train import save_model
+
+    data = load(toy_cohort)
+    s = settings(max_epochs=1, patience=1)
+    model, metrics = train_model(data, s)
+    save_model(tmp_path / "a" / "model.pt", model, data, s, metrics)
+    save_model(tmp_path / "b" / "model.pt", model, data, s, metrics)
+    assert (tmp_path / "a" / "model.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes()

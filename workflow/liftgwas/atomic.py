@@ -47,6 +47,16 @@ def _remove(p: Path) -> None:
         p.unlink()
 
 
+def write_torch(path: str | Path, obj) -> None:
+    """torch.save, atomically and reproducibly: saved through a file handle, the archive's
+    inner folder is "archive"; given a path, torch names it after the (random) temporary
+    file, so the same model would be different bytes on every write."""
+    import torch  # here, not at the top: most callers of this module never load torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

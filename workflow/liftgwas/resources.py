@@ -71,15 +71,21 @@ def _cell_state_bytes(m: int, arch: str, copies: int) -> float:
     return copies * 4 * (m * h1 + h1 * h2 + h2)
 
 
-def train_block_mem_mb(fam, mean_npy, archs: list[str], batch_size: int, attempt: int = 1) -> int:
+def train_block_mem_mb(fam, mean_npy, archs: list[str], batch_size: int, attempt: int = 1,
+                       resident: str = "auto") -> int:
     """A block job holds every cell at once: per cell its weights, gradient, 2 Adam moments,
     the best-epoch copy and a transient checkpoint copy (6 copies of the first layer); the
     decoded batches (the evaluation batch, the one in use and the prefetched next one)
-    are shared by all cells."""
+    are shared by all cells. ``training.resident: always`` also holds the packed matrix,
+    N x ceil(M/4) bytes: in RAM on a CPU job; a GPU job keeps it in device memory and is
+    charged for it too (a resource function cannot tell which device the job gets; on a
+    GPU node the surplus is host memory it does not use). ``auto`` is resident on a GPU
+    only, and ``never`` streams, so neither adds host memory."""
     m = n_snps(mean_npy)
     cells = sum(_cell_state_bytes(m, arch, 6) for arch in archs)
     batches = 3 * 4 * (4 * batch_size) * m
-    return _scale(BASE_MB + (cells + batches) / 1e6, attempt)
+    packed = n_samples(fam) * math.ceil(m / 4) if resident == "always" else 0
+    return _scale(BASE_MB + (cells + batches + packed) / 1e6, attempt)
 
 
 # flop/s of one core on a cell's step, conservative: measured ~6e10 (a 64x128 step at
@@ -99,10 +105,11 @@ def train_block_runtime_min(fam, mean_npy, archs: list[str], max_epochs: int, at
     return _scale(10 + heaviest / CORE_FLOPS / 60, attempt)
 
 
-def selected_block_mem_mb(fam, mean_npy, archs: list[str], n_cells: int, batch_size: int, attempt: int = 1) -> int:
+def selected_block_mem_mb(fam, mean_npy, archs: list[str], n_cells: int, batch_size: int, attempt: int = 1,
+                          resident: str = "auto") -> int:
     """A block of ``n_cells`` of the selected architecture, sized for the largest of
     ``archs`` (a resource function must not read the selection checkpoint's output)."""
-    return max(train_block_mem_mb(fam, mean_npy, [arch] * n_cells, batch_size, attempt) for arch in archs)
+    return max(train_block_mem_mb(fam, mean_npy, [arch] * n_cells, batch_size, attempt, resident) for arch in archs)
 
 
 def selected_block_runtime_min(fam, mean_npy, archs: list[str], n_cells: int, max_epochs: int, attempt: int = 1,
@@ -129,9 +136,9 @@ def deeplift_block_runtime_min(fam, mean_npy, archs: list[str], attempt: int = 1
     return _scale(10 + flops / 9e9 / 60, attempt)
 
 
-def train_mem_mb(fam, mean_npy, arch: str, batch_size: int, attempt: int = 1) -> int:
+def train_mem_mb(fam, mean_npy, arch: str, batch_size: int, attempt: int = 1, resident: str = "auto") -> int:
     """One cell: a block of one."""
-    return train_block_mem_mb(fam, mean_npy, [arch], batch_size, attempt)
+    return train_block_mem_mb(fam, mean_npy, [arch], batch_size, attempt, resident)
 
 
 def train_runtime_min(fam, mean_npy, arch: str, max_epochs: int, attempt: int = 1, threads: int = 2) -> int:

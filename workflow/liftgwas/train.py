@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .atomic import atomic_path
+from .atomic import write_torch
 from .cellpool import CellWorkers, cell_workers
 from .data import TrainingData, oversampled_order
 from .device_decode import autocast, check_precision, training_reserve_bytes
@@ -274,8 +274,7 @@ def _epoch_order(seed: int, epoch: int, n: int, y: np.ndarray | None = None, rat
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    write_torch(path, state)
 
 
 def train_model(
@@ -577,8 +576,7 @@ def save_model(
         "logit_offset": (metrics or {}).get("class_balance", {}).get("logit_offset", 0.0),
         "reference": training_reference(data) if reference is None else reference,
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    write_torch(path, payload)
 
 
 def training_reference(data: TrainingData) -> torch.Tensor:

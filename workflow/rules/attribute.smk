@@ -13,27 +13,29 @@ rule deeplift:
         scores=grid_cell_paths("deeplift.tsv"),
         summary=grid_cell_paths("deeplift.json"),
     log:
-        "logs/deeplift/{dataset}/{trait}.log",
+        f"logs/deeplift/{grid_block_name()}.log",
     benchmark:
-        "benchmarks/deeplift/{dataset}/{trait}.tsv"
+        f"benchmarks/deeplift/{grid_block_name()}.tsv"
+    wildcard_constraints:
+        **GRID_BLOCK_CONSTRAINTS,
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.deeplift_block_mem_mb(
             input.fam,
             input.mean,
-            grid_archs(),
+            grid_archs(wc),
             config["deeplift"]["chunk_size"],
             attempt,
         ),
         runtime=lambda wc, input, attempt: resource_model.deeplift_block_runtime_min(
-            input.fam, input.mean, grid_archs(), attempt
+            input.fam, input.mean, grid_archs(wc), attempt
         ),
     params:
         trait=lambda wc: wc.trait,
         chunk_size=config["deeplift"]["chunk_size"],
         # method and its settings (attribution.py); random draws are seeded from the path
         attribution=config.get("attribution", {}),
-        seeds=[seed for _, _, seed in GRID_CELLS],
+        seeds=lambda wc: [seed for _, _, seed in grid_block_cells(wc)],
     script:
         "../scripts/deeplift.py"
 

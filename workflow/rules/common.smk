@@ -99,14 +99,70 @@ def run_dir(dataset, trait, arch, l1, seed):
 
 
 # A training block's cells, in a fixed order: a block job's outputs are these per-cell
-# paths (patterns in {dataset} and {trait}), so downstream rules keep reading one cell.
+# paths, so downstream rules keep reading one cell.
 GRID_CELLS = [(arch, l1, seed) for arch, l1 in STUDY.grid() for seed in STUDY.seeds]
+GRID_COORDINATES = ("arch", "l1", "seed")  # the order of a cell's tuple and of run_dir
+# training.block_by: the grid coordinates that get a job each. [] (default): one training
+# and one DeepLIFT job per dataset x trait holds every cell (the paper grid's job count);
+# [arch]: one per architecture; [arch, l1, seed]: one job per cell (CPU-only biobank runs,
+# where a whole grid is CPU-days in one job). A cell's result does not depend on it.
+BLOCK_BY = config["training"].get("block_by", [])
+_BLOCK_DIRS = {"arch": "{arch}", "l1": "l1_{l1}", "seed": "seed_{seed}"}
+# the grid's own values only: with [arch, l1, seed] a block's path pattern is a cell's,
+# which must not claim the retraining seeds' (rule retrain) or an edited-out cell's files
+GRID_BLOCK_CONSTRAINTS = {
+    "arch": wc.alternation(STUDY.architectures),
+    "l1": wc.alternation(STUDY.l1_values),
+    "seed": wc.alternation(str(s) for s in STUDY.seeds),
+}
 
 
 def grid_cell_paths(name):
+    """A block's per-cell paths: patterns in {dataset}, {trait} and the block_by coordinates."""
+    patterns = []
+    for cell in GRID_CELLS:
+        parts = ("{%s}" % c if c in BLOCK_BY else v for c, v in zip(GRID_COORDINATES, cell))
+        patterns.append(run_dir("{dataset}", "{trait}", *parts) + f"/{name}")
+    return list(dict.fromkeys(patterns))  # in GRID_CELLS order, as grid_block_cells
+
+
+def grid_block_name():
+    """A grid block's log and benchmark name: {dataset}/{trait} plus its block_by dirs."""
+    return "/".join(["{dataset}/{trait}"] + [_BLOCK_DIRS[c] for c in GRID_COORDINATES if c in BLOCK_BY])
+
+
+def grid_attempts_log(wildcards):
+    """Where a grid block's log survives a killed attempt (not an output: Snakemake would
+    delete it): results/{dataset}/{trait}/.train[-<arch>][-l1_<l1>][-seed_<seed>].log."""
+    suffix = "".join(
+        "-" + _BLOCK_DIRS[c].format(**{c: getattr(wildcards, c)}) for c in GRID_COORDINATES if c in BLOCK_BY
+    )
+    return f"results/{wildcards.dataset}/{wildcards.trait}/.train{suffix}.log"
+
+
+def grid_block_cells(wildcards):
+    """The (arch, l1, seed) cells of one grid block job."""
     return [
-        run_dir("{dataset}", "{trait}", arch, l1, seed) + f"/{name}"
-        for arch, l1, seed in GRID_CELLS
+        cell
+        for cell in GRID_CELLS
+        if all(str(v) == getattr(wildcards, c) for c, v in zip(GRID_COORDINATES, cell) if c in BLOCK_BY)
+    ]
+
+
+def grid_archs(wildcards):
+    """The architecture of every cell of a grid block (for its resource estimate)."""
+    return [arch for arch, _, _ in grid_block_cells(wildcards)]
+
+
+def grid_cells(wildcards):
+    return [
+        {
+            "arch": arch,
+            "l1": l1,
+            "seed": seed,
+            "dir": run_dir(wildcards.dataset, wildcards.trait, arch, l1, seed),
+        }
+        for arch, l1, seed in grid_block_cells(wildcards)
     ]
 
 
@@ -114,23 +170,6 @@ def retrain_cell_paths(name):
     return [
         run_dir("{dataset}", "{trait}", "{arch}", "{l1}", seed) + f"/{name}"
         for seed in STUDY.retrain_seeds
-    ]
-
-
-def grid_archs():
-    """The architecture of every cell of a grid block (for its resource estimate)."""
-    return [arch for arch, _, _ in GRID_CELLS]
-
-
-def grid_cells(dataset, trait):
-    return [
-        {
-            "arch": arch,
-            "l1": l1,
-            "seed": seed,
-            "dir": run_dir(dataset, trait, arch, l1, seed),
-        }
-        for arch, l1, seed in GRID_CELLS
     ]
 
 
@@ -163,6 +202,12 @@ def training_params():
         "fm_rank": config["model"].get("fm_rank", 8),
         "precision": config["training"].get("precision", "fp32"),
     }
+
+
+def resident_param():
+    # where the packed matrix lives (device memory or streamed); changes no result, so it is
+    # not a TrainSettings field (not in a cell's fingerprint) and not in training_params()
+    return config["training"].get("resident", "auto")
 
 
 def grid_runs(group, trait):

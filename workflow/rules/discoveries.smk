@@ -86,6 +86,7 @@ rule null_train:
             len(config["model"]["retrain_seeds"]),
             config["training"]["batch_size"],
             attempt,
+            resident_param(),
         ),
         runtime=lambda wc, input, threads, attempt: resource_model.selected_block_runtime_min(
             input.fam,
@@ -107,7 +108,7 @@ rule null_train:
         seeds=config["model"]["retrain_seeds"],
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
         training=training_params(),
-        resident=config["training"].get("resident", "auto"),
+        resident=resident_param(),
         chunk_size=config["deeplift"]["chunk_size"],
         attribution=config.get("attribution", {}),
         # not an output: a killed job resumes the seed it was training

@@ -107,6 +107,7 @@ rule knockoff_train:
             1,
             config["training"]["batch_size"],
             attempt,
+            resident_param(),
         ),
         runtime=lambda wc, input, threads, attempt: resource_model.selected_block_runtime_min(
             input.fam,
@@ -124,7 +125,7 @@ rule knockoff_train:
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
         # the grid's settings (common.smk); arch and L1 come from the selection, seed from the path
         training=training_params(),
-        resident=config["training"].get("resident", "auto"),
+        resident=resident_param(),
         # not an output: a killed job leaves it behind and the rerun resumes from it
         checkpoint=lambda wc: f"results/{wc.dataset}/{wc.trait}/knockoffs/draw_{wc.draw}/seed_{wc.seed}/checkpoint.pt",
     script:

@@ -43,9 +43,10 @@ rule genotype_store:
 
 # One job trains every grid cell (architecture x L1 x seed) of a dataset x trait
 # (liftgwas/gridblock.py says why this blocking): 20 training jobs on the paper grid
-# instead of 1,600. Its outputs are every cell's model.pt and metrics.json, so downstream
-# rules read the same per-cell paths as before. A rerun (e.g. a seed added) restores the
-# cells whose kept result matches and trains only the new ones.
+# instead of 1,600; training.block_by splits it further (one job per architecture, ...,
+# per cell). Its outputs are its cells' model.pt and metrics.json, so downstream rules
+# read the same per-cell paths whatever the blocking. A rerun (e.g. a seed added)
+# restores the cells whose kept result matches and trains only the new ones.
 rule train:
     input:
         unpack(model_data_input),
@@ -53,22 +54,25 @@ rule train:
         models=grid_cell_paths("model.pt"),
         metrics=grid_cell_paths("metrics.json"),
     log:
-        "logs/train/{dataset}/{trait}.log",
+        f"logs/train/{grid_block_name()}.log",
     benchmark:
-        "benchmarks/train/{dataset}/{trait}.tsv"
+        f"benchmarks/train/{grid_block_name()}.tsv"
+    wildcard_constraints:
+        **GRID_BLOCK_CONSTRAINTS,
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: resource_model.train_block_mem_mb(
             input.fam,
             input.mean,
-            grid_archs(),
+            grid_archs(wc),
             config["training"]["batch_size"],
             attempt,
+            resident_param(),
         ),
         runtime=lambda wc, input, threads, attempt: resource_model.train_block_runtime_min(
             input.fam,
             input.mean,
-            grid_archs(),
+            grid_archs(wc),
             config["training"]["max_epochs"],
             attempt,
             threads,
@@ -78,11 +82,10 @@ rule train:
         kind=trait_kind,
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
         training=training_params(),
-        # where the packed matrix lives (device memory or streamed); changes no result
-        resident=config["training"].get("resident", "auto"),
-        cells=lambda wc: grid_cells(wc.dataset, wc.trait),
+        resident=resident_param(),
+        cells=grid_cells,
         # not an output: a killed job's log is continued from it by the rerun
-        attempts_log=lambda wc: f"results/{wc.dataset}/{wc.trait}/.train.log",
+        attempts_log=grid_attempts_log,
     script:
         "../scripts/train.py"
 
@@ -106,6 +109,7 @@ rule retrain:
             [wc.arch] * len(STUDY.retrain_seeds),
             config["training"]["batch_size"],
             attempt,
+            resident_param(),
         ),
         runtime=lambda wc, input, threads, attempt: resource_model.train_block_runtime_min(
             input.fam,
@@ -120,7 +124,7 @@ rule retrain:
         kind=trait_kind,
         covariates_as_inputs=config["model"]["covariates_as_inputs"],
         training=training_params(),
-        resident=config["training"].get("resident", "auto"),
+        resident=resident_param(),
         cells=lambda wc: retrain_cells(wc.dataset, wc.trait, wc.arch, wc.l1),
         attempts_log=lambda wc: f"results/{wc.dataset}/{wc.trait}/.retrain-{wc.arch}-l1_{wc.l1}.log",
     script:

@@ -25,6 +25,11 @@ if resumed:
     log.info("---- rerun: checkpoint(s) found, continuing the log of the killed attempt above")
 torch.set_num_threads(snakemake.threads)
 data = load_job_data(snakemake.input, p.trait, p.kind, p.covariates_as_inputs)
+# the rule lists a block's cells and its output paths in one order (common.smk); a
+# mismatch would write one cell's model under another's name
+for cell, model in zip(p.cells, out.models):
+    if Path(model).parent != Path(cell["dir"]):
+        raise RuntimeError(f"train block: cell {cell['dir']} paired with output {model}")
 cells = [
     (
         TrainSettings(arch=cell["arch"], l1=float(cell["l1"]), seed=int(cell["seed"]), **p.training),
