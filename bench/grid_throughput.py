@@ -24,6 +24,11 @@ the JSON states it. The paper grid's planned job counts (dry runs of
 config/paper-simulation.yaml with both code versions; retraining jobs, which come after
 the selection checkpoint, added from the config) are recorded too. GPU figures: pending,
 no device lent to this task. Output: bench/results/grid_throughput.json.
+
+``--blocking-sweep``: HEAD only, under ``training.block_by`` [arch, l1, seed] (one job per
+cell), [arch] (one per architecture) and [] (one for all), in turn, on copies of the same
+data: the same per-cell figures, and whether each cell's model.pt and deeplift.tsv are the
+same bytes in every mode. Output: bench/results/grid_blocking.json.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from liftgwas.atomic import write_json  # noqa: E402
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 OUTPUT = ROOT / "bench/results/grid_throughput.json"
+BLOCKING_OUTPUT = ROOT / "bench/results/grid_blocking.json"
 DATASET = "sim-a0.1-r1"
 TRAIT = "binary"
 
@@ -158,6 +164,47 @@ def paper_grid_jobs(snakefile: Path, workdir: Path, block: bool) -> dict:
     return plan
 
 
+# --blocking-sweep: one job per cell, per architecture, and one for all (common.smk)
+SWEEP = {"block_by_cell": ["arch", "l1", "seed"], "block_by_arch": ["arch"], "block": []}
+
+
+def run_mode(snakefile: Path, workdir: Path, data: Path, targets: list[str], config: dict | None) -> dict:
+    """The grid's train and DeepLIFT jobs of ``targets`` on a copy of ``data`` (``config``:
+    the mode's own config, else the data's), timed; only those jobs may run."""
+    subprocess.run(["cp", "-a", str(data), str(workdir)], check=True)
+    configfile = workdir / "config.yaml"
+    if config is not None:
+        configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    plan = planned(snakefile, workdir, configfile)
+    # (--rerun-triggers takes several values: =mtime keeps the targets out of it)
+    extra = run_snakemake(snakefile, workdir, configfile, "--dry-run", "--rerun-triggers=mtime", *targets)
+    rules = set(re.findall(r"^(?:local)?rule (\w+):", extra.stdout, re.M))
+    if not rules <= {"train", "deeplift"}:
+        raise RuntimeError(f"{workdir.name}: upstream jobs would rerun: {rules}")
+    load0, cpu0, t0 = os.getloadavg(), children_cpu(), time.monotonic()
+    run_snakemake(snakefile, workdir, configfile, "--rerun-triggers=mtime", *targets)
+    wall, cpu = time.monotonic() - t0, children_cpu() - cpu0
+    jobs = job_benchmarks(workdir)
+    n_cells = len(targets)
+    result = {
+        "jobs": len(jobs), "wall_s": wall, "cpu_s": cpu, "wall_s_per_cell": wall / n_cells,
+        "cpu_s_per_cell": cpu / n_cells, "jobs_cpu_s": sum(j["cpu_time"] for j in jobs.values()),
+        "jobs_cpu_s_per_cell": sum(j["cpu_time"] for j in jobs.values()) / n_cells,
+        "max_job_rss_mb": max(j["max_rss_mb"] for j in jobs.values()),
+        "load_before": load0, "load_after": os.getloadavg(), "job_benchmarks": jobs,
+        "planned_before_run": plan,
+    }
+    print(workdir.name, {k: v for k, v in result.items() if k != "job_benchmarks"}, flush=True)
+    return result
+
+
+def epochs_per_cell(config, workdir: Path) -> dict:
+    return {
+        "/".join(map(str, c)): {k: m.get(k) for k in ("epochs_run", "best_epoch")}
+        for c in cells(config)
+        for m in [json.loads((workdir / cell_dir(*c) / "metrics.json").read_text())]}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--max-epochs", type=int, default=5)
@@ -167,6 +214,9 @@ def main(argv=None) -> None:
     p.add_argument("--baseline-rev", default=None, help="the per-cell workflow's commit (default: before block jobs)")
     p.add_argument("--block-rev", default="HEAD", help="the block workflow's commit (exported too, so edits of "
                    "the checkout during the run do not reach it)")
+    p.add_argument("--blocking-sweep", action="store_true",
+                   help="instead of per-cell (old code) vs block: HEAD under training.block_by "
+                        "[arch, l1, seed] (a job per cell), [arch] and [] (one job), in turn")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/grid_throughput"))
     p.add_argument("--output", type=Path, default=OUTPUT)
     p.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -240,30 +290,31 @@ def main(argv=None) -> None:
             "wall_s_per_cell": mean(train_wall) + mean(deeplift_wall),
             "max_job_rss_mb": max(j["max_rss_mb"] for j in harvested.values()), "job_benchmarks": harvested,
         }
+    if args.blocking_sweep:
+        # the same code (HEAD) under each training.block_by: what the option costs per cell
+        for mode, block_by in SWEEP.items():
+            report["modes"][mode] = run_mode(blocked / "Snakefile", args.workdir / mode, data, targets,
+                                             {**config, "training": {**config["training"], "block_by": block_by}})
+        one_job = report["modes"]["block"]
+        report["ratio_to_one_block"] = {
+            mode: {k: m[k] / one_job[k] for k in ("jobs_cpu_s_per_cell", "cpu_s_per_cell", "wall_s_per_cell")}
+            for mode, m in report["modes"].items()}
+        report["code"] = {"all_modes": head}
+        report["what"] = ("16 grid cells + their DeepLIFT on one 10,000 x 10,000 paper dataset, through Snakemake "
+                          "with the same code under each training.block_by")
+        for name in ("model.pt", "deeplift.tsv"):
+            same = [len({(args.workdir / mode / cell_dir(*c) / name).read_bytes() for mode in SWEEP}) == 1
+                    for c in cells(config)]
+            report[f"identical_{name.replace('.', '_')}"] = f"{sum(same)} of {len(same)} cells byte-identical in all modes"
+        report["epochs_per_cell"] = epochs_per_cell(config, args.workdir / "block")
+        output = BLOCKING_OUTPUT if args.output == OUTPUT else args.output
+        write_json(output, report)
+        print("ratios", report["ratio_to_one_block"], flush=True)
+        if not args.keep:
+            shutil.rmtree(args.workdir)
+        return
     for mode in ("block",) if harvested else ("per_cell", "block"):
-        workdir = args.workdir / mode
-        subprocess.run(["cp", "-a", str(data), str(workdir)], check=True)
-        # only the grid's train and DeepLIFT jobs may run (same rerun triggers in both modes)
-        plan = planned(snakefiles[mode], workdir, workdir / "config.yaml")
-        # (--rerun-triggers takes several values: =mtime keeps the targets out of it)
-        extra = run_snakemake(snakefiles[mode], workdir, workdir / "config.yaml", "--dry-run", "--rerun-triggers=mtime",
-                              *targets)
-        rules = set(re.findall(r"^(?:local)?rule (\w+):", extra.stdout, re.M))
-        if not rules <= {"train", "deeplift"}:
-            raise RuntimeError(f"{mode}: upstream jobs would rerun: {rules}")
-        load0, cpu0, t0 = os.getloadavg(), children_cpu(), time.monotonic()
-        run_snakemake(snakefiles[mode], workdir, workdir / "config.yaml", "--rerun-triggers=mtime", *targets)
-        wall, cpu = time.monotonic() - t0, children_cpu() - cpu0
-        jobs = job_benchmarks(workdir)
-        report["modes"][mode] = {
-            "jobs": len(jobs), "wall_s": wall, "cpu_s": cpu, "wall_s_per_cell": wall / n_cells,
-            "cpu_s_per_cell": cpu / n_cells, "jobs_cpu_s": sum(j["cpu_time"] for j in jobs.values()),
-            "jobs_cpu_s_per_cell": sum(j["cpu_time"] for j in jobs.values()) / n_cells,
-            "max_job_rss_mb": max(j["max_rss_mb"] for j in jobs.values()),
-            "load_before": load0, "load_after": os.getloadavg(), "job_benchmarks": jobs,
-            "planned_before_run": plan,
-        }
-        print(mode, {k: v for k, v in report["modes"][mode].items() if k != "job_benchmarks"}, flush=True)
+        report["modes"][mode] = run_mode(snakefiles[mode], args.workdir / mode, data, targets, None)
     per_cell, block = report["modes"]["per_cell"], report["modes"]["block"]
     report["ratio"] = {
         "jobs_cpu_s_per_cell": per_cell["jobs_cpu_s_per_cell"] / block["jobs_cpu_s_per_cell"],
@@ -281,10 +332,7 @@ def main(argv=None) -> None:
         if a_path.exists():
             same.append(a_path.read_bytes() == (args.workdir / "block" / cell_dir(*c) / "deeplift.tsv").read_bytes())
     report["identical_deeplift_tsv"] = f"{sum(same)} of {len(same)} cells byte-identical between the modes"
-    report["epochs_per_cell"] = {
-        "/".join(map(str, c)): {k: m.get(k) for k in ("epochs_run", "best_epoch")}
-        for c in cells(config)
-        for m in [json.loads((args.workdir / "block" / cell_dir(*c) / "metrics.json").read_text())]}
+    report["epochs_per_cell"] = epochs_per_cell(config, args.workdir / "block")
     report["paper_grid_planned_jobs"] = {
         "per_cell": paper_grid_jobs(snakefiles["per_cell"], args.workdir / "dry-per-cell", block=False),
         "block": paper_grid_jobs(snakefiles["block"], args.workdir / "dry-block", block=True),
