@@ -140,6 +140,7 @@ def test_gwas_setting_reruns_the_gwas_and_not_the_models(finished_study):
     "block_by, per_trait",
     [([], [{}]),
      (["arch"], [{"arch": "8x8"}, {"arch": "16x8"}]),
+     (["seed", "arch"], [{"arch": "8x8", "seed": "1"}, {"arch": "16x8", "seed": "1"}]),
      (["arch", "l1", "seed"], [{"arch": a, "l1": l, "seed": "1"} for a in ("8x8", "16x8") for l in ("0.1", "1")])],
 )
 def test_block_by_plans_one_training_and_deeplift_job_per_block(tmp_path, block_by, per_trait):

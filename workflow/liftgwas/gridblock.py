@@ -155,7 +155,7 @@ def train_block(data, cells: list[tuple], device=None, stop_after_epochs: int | 
             todo.append((settings, files, checkpoint, key))
     if not todo:
         return {"restored": len(restored), "trained": 0}
-    reference = train.training_reference(data)  # decoded once for every cell of the block
+    reference = train.training_reference(data, device)  # decoded once for every cell of the block
     log.info("training %d cells in one pass per epoch (%d kept)", len(todo), len(restored))
 
     def finished(i, model, metrics):
