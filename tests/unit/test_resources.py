@@ -284,3 +284,36 @@ def test_a_resident_packed_matrix_is_charged_to_the_training_job(cohort):
         fam, mean, "64x128", BATCH)
     selected = resources.selected_block_mem_mb(fam, mean, archs, 5, BATCH, resident="always")
     assert selected == resources.train_block_mem_mb(fam, mean, ["128x256"] * 5, BATCH, resident="always")
+
+
+def test_block_estimates_cover_every_blocking_measured():
+    """bench/results/grid_blocking.json: the peak RSS of every training and DeepLIFT job
+    under each training.block_by (one per cell, one per architecture, one for all)."""
+    path = Path(__file__).resolve().parents[2] / "bench/results/grid_blocking.json"
+    if not path.exists():
+        pytest.skip("bench/results/grid_blocking.json not written yet")
+    report = json.loads(path.read_text())
+    model = report["config"]["model"]
+    import tempfile
+
+    checked = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        fam = write_fam(Path(tmp) / "n.fam", report["config"]["simulation"]["n_samples"])
+        mean = write_mean(Path(tmp) / "m.mean.npy", report["config"]["simulation"]["n_snps"])
+        for mode in report["modes"].values():
+            for name, job in mode["job_benchmarks"].items():
+                # <rule>/<dataset>/<trait>[/<arch>[/l1_<l1>/seed_<seed>]].tsv
+                rule, _, _, *block = Path(name).with_suffix("").parts
+                if not block:
+                    archs = [a for a in model["architectures"] for _ in model["l1"]]
+                elif len(block) == 1:
+                    archs = [block[0]] * len(model["l1"])
+                else:
+                    archs = [block[0]]
+                if rule == "train":
+                    estimate = resources.train_block_mem_mb(fam, mean, archs, report["config"]["training"]["batch_size"])
+                else:
+                    estimate = resources.deeplift_block_mem_mb(fam, mean, archs, report["config"]["deeplift"]["chunk_size"])
+                assert estimate >= job["max_rss_mb"], name
+                checked += 1
+    assert checked == sum(m["jobs"] for m in report["modes"].values())
