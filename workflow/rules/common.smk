@@ -122,13 +122,13 @@ def grid_cell_paths(name):
     patterns = []
     for cell in GRID_CELLS:
         parts = ("{%s}" % c if c in BLOCK_BY else v for c, v in zip(GRID_COORDINATES, cell))
-        patterns.append(run_dir("{dataset}", "{trait}", *parts) + f"/{name}")
+        patterns.append(os.path.join(run_dir("{dataset}", "{trait}", *parts), name))
     return list(dict.fromkeys(patterns))  # in GRID_CELLS order, as grid_block_cells
 
 
 def grid_block_name():
     """A grid block's log and benchmark name: {dataset}/{trait} plus its block_by dirs."""
-    return "/".join(["{dataset}/{trait}"] + [_BLOCK_DIRS[c] for c in GRID_COORDINATES if c in BLOCK_BY])
+    return os.path.join("{dataset}", "{trait}", *(_BLOCK_DIRS[c] for c in GRID_COORDINATES if c in BLOCK_BY))
 
 
 def grid_attempts_log(wildcards):
@@ -168,7 +168,7 @@ def grid_cells(wildcards):
 
 def retrain_cell_paths(name):
     return [
-        run_dir("{dataset}", "{trait}", "{arch}", "{l1}", seed) + f"/{name}"
+        os.path.join(run_dir("{dataset}", "{trait}", "{arch}", "{l1}", seed), name)
         for seed in STUDY.retrain_seeds
     ]
 
