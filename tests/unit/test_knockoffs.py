@@ -235,3 +235,18 @@ def test_statistics_for_a_dataset_without_snakemake(tmp_path):
     assert (tmp_path / "knockoffs" / "draw_1" / "case" / "seed_2" / "model.pt").exists()
     sel = knockoff_filter.knockoff_selection(stats, 0.1)
     assert len(sel) == len(stats) and sel["selected"].dtype == bool
+
+
+def test_the_packing_chunk_changes_no_byte_and_is_bounded_in_bytes(tmp_path):
+    _dataset(tmp_path)
+    s = K.KnockoffSettings(run=True, factors=2, window=5)
+    stores = []
+    for chunk in (None, 7):
+        out = tmp_path / f"chunk_{chunk}"
+        K.build_knockoff_store(tmp_path / "plink", tmp_path / "store", tmp_path / "covariates.tsv", out / "store",
+                               out / "groups.tsv", s, "group_gaussian", 3, dataset="cohortA", row_chunk=chunk)
+        stores.append((out / "store.packed.npy").read_bytes())
+    assert stores[0] == stores[1]
+    # UK Biobank chromosome 10: 2M = 673,628 int8 columns, so 99 rows (64 MiB) at a time
+    assert K.pack_rows_per_chunk(336_814) == 99 and K.pack_rows_per_chunk(21) == 4096
+    assert 2 * 336_814 * K.pack_rows_per_chunk(336_814) <= K.PACK_BYTES

@@ -317,3 +317,29 @@ def test_block_estimates_cover_every_blocking_measured():
                 assert estimate >= job["max_rss_mb"], name
                 checked += 1
     assert checked == sum(m["jobs"] for m in report["modes"].values())
+
+
+def test_knockoff_estimates_cover_the_measured_draws_and_stay_bounded_in_m(cohort, tmp_path):
+    """bench/results/knockoff_memory.json: one draw's peak RSS and CPU per size and method."""
+    from liftgwas.discover import knockoffs as K
+
+    path = Path(__file__).resolve().parents[2] / "bench/results/knockoff_memory.json"
+    if not path.exists():
+        pytest.skip("bench/results/knockoff_memory.json not written yet")
+    runs = json.loads(path.read_text())["runs"]
+    for run in runs:
+        fam = write_fam(tmp_path / f"{run['n']}.fam", run["n"])
+        bim = tmp_path / f"{run['m']}.bim"
+        bim.write_text("1\tv\t0\t1\tA\tG\n" * run["m"])
+        assert resources.knockoff_mem_mb(fam, bim, run["block"]) >= run["peak_rss_mb"], run
+        assert resources.knockoff_runtime_min(fam, bim, run["method"]) * 60 >= run["wall_s"], run
+    assert {r["method"] for r in runs} == set(K.METHODS)
+    # a window and a packing chunk: 10x the SNPs adds no memory once the chunk is capped
+    fam = write_fam(tmp_path / "big.fam", 400_000)
+    for m in (300_000, 3_000_000):
+        (tmp_path / f"{m}.bim").write_text("x\n" * m)
+    small, large = (resources.knockoff_mem_mb(fam, tmp_path / f"{m}.bim", 100) for m in (300_000, 3_000_000))
+    assert abs(small - large) <= 5 and large < 4000  # (a chunk is whole rows of at most PACK_BYTES)
+    assert resources.knockoff_runtime_min(fam, tmp_path / "3000000.bim", "group_gaussian") > \
+        resources.knockoff_runtime_min(fam, tmp_path / "300000.bim", "group_gaussian")
+    assert resources.knockoff_mem_mb(fam, tmp_path / "300000.bim", 100, attempt=2) > small

@@ -156,6 +156,38 @@ def deeplift_runtime_min(fam, mean_npy, arch: str, attempt: int = 1) -> int:
     return deeplift_block_runtime_min(fam, mean_npy, [arch], attempt)
 
 
+# One knockoff draw (rule knockoff_genotypes, knockoffs.build_knockoff_store), measured by
+# bench/knockoff_memory.py (bench/results/knockoff_memory.json: N 4k-16k x M 2k-6k, both
+# methods): peak RSS 282-731 MB, CPU 0.13 s (independent) or 0.28 s + 3.2 s per 1,000
+# SNPs (group_gaussian: a covariance solve per window) per 10^6 genotypes.
+KNOCKOFF_BASE_MB = 400  # numpy, pandas, scipy and knockpy imported
+KNOCKOFF_WINDOW_COPIES = 5  # float64 N x block arrays alive at once: dosages, residuals, knockoffs
+KNOCKOFF_PACK_COPIES = 4  # int8 chunk-sized copies while packing [X, X~] (PACK_BYTES each)
+KNOCKOFF_CPU_S = {"independent": (0.13e-6, 0.0), "group_gaussian": (0.28e-6, 3.2e-3)}  # per genotype, per SNP
+
+
+def knockoff_mem_mb(fam, bim, block: int, attempt: int = 1) -> int:
+    """A knockoff draw holds one window of N x ``block`` SNPs (knockoffs.block_size) in
+    float64 copies and, while packing, chunks of at most PACK_BYTES; both bounded whatever
+    M is. Not charged: the pages of the N x M scratch file and of the output that the job
+    touches through memory maps. They count in its RSS (the measured peaks include them)
+    but are page cache, which the kernel writes back and reclaims under the job's limit."""
+    from .discover.knockoffs import PACK_BYTES, pack_rows_per_chunk
+
+    n, m = n_samples(fam), n_lines(bim, DEFAULT_SNPS)
+    window = KNOCKOFF_WINDOW_COPIES * 8 * n * block
+    packing = KNOCKOFF_PACK_COPIES * min(PACK_BYTES, pack_rows_per_chunk(m) * 2 * m)
+    return _scale(KNOCKOFF_BASE_MB + (window + packing) / 1e6, attempt)
+
+
+def knockoff_runtime_min(fam, bim, method: str, attempt: int = 1) -> int:
+    """The fitted single-process CPU time, taken as the wall time (the job's 2 threads ran
+    it at ~1.5 cores: a margin of ~1.5), plus 10 minutes."""
+    per_genotype, per_snp = KNOCKOFF_CPU_S[method]
+    n, m = n_samples(fam), n_lines(bim, DEFAULT_SNPS)
+    return _scale(10 + (per_genotype * n * m + per_snp * m) / 60, attempt)
+
+
 def gwas_mem_mb(fam, attempt: int = 1, bim=None) -> int:
     # SNP blocks are bounded; per-sample tables and the null model (~2.5 KB per sample)
     # and per-SNP results (~1.5 KB per SNP) grow

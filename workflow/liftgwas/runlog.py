@@ -52,4 +52,19 @@ def log_usage(log: logging.Logger) -> None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     user, system = own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
     log.info("job resources: CPU %.2f s (user %.2f + system %.2f, with child processes), peak RSS %.0f MB",
-             user + system, user, system, max(own.ru_maxrss, children.ru_maxrss) / 1024)
+             user + system, user, system, max(peak_rss_kb(), children.ru_maxrss) / 1024)
+
+
+def peak_rss_kb() -> int:
+    """This process's peak RSS in KiB. Linux's ``ru_maxrss`` starts from the parent's RSS
+    when the process was spawned (exec keeps the old address space's high-water mark), so
+    a small job started by a big parent would report the parent's size; VmHWM, the current
+    address space's own high-water mark, does not. ``ru_maxrss`` where /proc is missing."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

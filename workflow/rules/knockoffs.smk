@@ -21,6 +21,11 @@ def knockoff_construction():
     return settings
 
 
+def knockoff_method(wildcards):
+    # method auto: independent on Hao data (independent SNPs), group_gaussian otherwise
+    return knockoff_lib.resolve_method(KNOCKOFFS.method, wildcards.dataset)
+
+
 def knockoff_dir(wildcards):
     return f"results/{wildcards.dataset}/knockoffs/draw_{wildcards.draw}"
 
@@ -73,10 +78,20 @@ rule knockoff_genotypes:
     benchmark:
         "benchmarks/knockoff_genotypes/{dataset}/draw_{draw}.tsv"
     threads: 2
+    resources:
+        mem_mb=lambda wc, input, attempt: resource_model.knockoff_mem_mb(
+            input.fam,
+            input.bim,
+            knockoff_lib.block_size(knockoff_method(wc), KNOCKOFFS),
+            attempt,
+        ),
+        runtime=lambda wc, input, attempt: resource_model.knockoff_runtime_min(
+            input.fam, input.bim, knockoff_method(wc), attempt
+        ),
     params:
         settings=knockoff_construction(),
         dataset=lambda wc: wc.dataset,
-        method=lambda wc: knockoff_lib.resolve_method(KNOCKOFFS.method, wc.dataset),
+        method=knockoff_method,
         # the draw's seed from its path (dataset name, draw index) and the master seed
         seed=lambda wc: knockoff_lib.knockoff_seed(
             wc.dataset, int(wc.draw), KNOCKOFFS.seed

@@ -399,6 +399,17 @@ def knockoffs_in_memory(
     return KnockoffDraw(dosages, knock, groups, method)
 
 
+# Bytes of [X, X~] int8 rows packed at once. A fixed 4,096 rows was 2.8 GB per copy at UK
+# Biobank chromosome 10 (2M = 673,628 columns), and the packing holds ~4 such copies
+# (bench/results/knockoff_memory.json); in bytes, the phase is bounded whatever M is.
+PACK_BYTES = 64 * 2**20
+
+
+def pack_rows_per_chunk(n_snps: int) -> int:
+    """Rows of the 2M-column [X, X~] matrix packed at once: PACK_BYTES of int8, 1 to 4,096."""
+    return max(1, min(4096, PACK_BYTES // max(1, 2 * n_snps)))
+
+
 def build_knockoff_store(
     bed_prefix: str | Path,
     store_prefix: str | Path,
@@ -409,15 +420,17 @@ def build_knockoff_store(
     method: str,
     seed: int,
     dataset: str = "",
-    row_chunk: int = 4096,
+    row_chunk: int | None = None,
 ) -> dict:
     """Write [X, X~] as one sample-major store of 2M columns (genostore format) and groups.tsv.
 
     Windows of SNPs are read from the SNP-major .bed; the originals are copied into the
     combined rows from the dataset's sample-major store (``store_prefix``), so neither
     pass reads a file across its grain. Memory: one window of N x ``block_size`` float64
-    at a time, and ``row_chunk`` x 2M bytes while packing; the knockoff calls wait in an
-    int8 scratch file of N x M bytes next to the output (removed at the end or on error).
+    at a time, and ``row_chunk`` x 2M bytes while packing (default: as many rows as fit in
+    PACK_BYTES, at most 4,096; the bytes written do not depend on it); the knockoff calls
+    wait in an int8 scratch file of N x M bytes next to the output (removed at the end or on
+    error).
     """
     from ..genostore import GenotypeStore
 
@@ -429,6 +442,8 @@ def build_knockoff_store(
     check_sample_count(n, settings, method, dataset)  # cohorts: known only after QC
     factors = read_factors(covariates_path, bed.fam, settings.factors)
     design = factor_design(factors, n)
+    if row_chunk is None:
+        row_chunk = pack_rows_per_chunk(m)
     packed_path, mean_path = store_paths(out_prefix)
     spans = windows(bed.bim, block_size(method, settings))
     groups = np.empty(m, dtype=np.int64)
