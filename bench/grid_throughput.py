@@ -130,21 +130,22 @@ def job_benchmarks(workdir: Path) -> dict:
     return jobs
 
 
-_USAGE = re.compile(r"job resources: CPU ([0-9.]+) s")
+_USAGE = re.compile(r"job resources: CPU ([0-9.]+) s.*peak RSS ([0-9.]+) MB")
 
 
-def logged_cpu(workdir: Path) -> dict:
-    """CPU seconds of every train/DeepLIFT job from its log's last line (runlog.log_usage:
+def logged_cpu(workdir: Path) -> tuple[dict, dict]:
+    """CPU seconds and peak RSS MB of every train/DeepLIFT job from its log's last line (runlog.log_usage:
     the kernel's count at exit). The benchmark files' cpu_time is sampled (every 0.5 s for
     15 s, then every 30 s) and misses what a job spends after its last sample; code older
     than that line logs nothing, and the mode then has no logged figure."""
-    jobs = {}
+    jobs, peaks = {}, {}
     for rule in ("train", "deeplift"):
         for path in sorted((workdir / "logs" / rule).rglob("*.log")):
             found = _USAGE.findall(path.read_text())
             if found:
-                jobs[f"{rule}/{path.relative_to(workdir / 'logs' / rule)}"] = float(found[-1])
-    return jobs
+                jobs[f"{rule}/{path.relative_to(workdir / 'logs' / rule)}"] = float(found[-1][0])
+                peaks[f"{rule}/{path.relative_to(workdir / 'logs' / rule)}"] = float(found[-1][1])
+    return jobs, peaks
 
 
 def local_rules(snakefile: Path) -> set[str]:
@@ -202,7 +203,7 @@ def run_mode(snakefile: Path, workdir: Path, data: Path, targets: list[str], con
     run_snakemake(snakefile, workdir, configfile, "--rerun-triggers=mtime", *targets)
     wall, cpu = time.monotonic() - t0, children_cpu() - cpu0
     jobs = job_benchmarks(workdir)
-    logged = logged_cpu(workdir)
+    logged, logged_rss = logged_cpu(workdir)
     n_cells = len(targets)
     result = {
         "jobs": len(jobs), "wall_s": wall, "cpu_s": cpu, "wall_s_per_cell": wall / n_cells,
@@ -217,7 +218,7 @@ def run_mode(snakefile: Path, workdir: Path, data: Path, targets: list[str], con
             "jobs_logged_cpu_s": sum(logged.values()), "jobs_logged_cpu_s_per_cell": sum(logged.values()) / n_cells,
             "train_logged_cpu_s": sum(v for k, v in logged.items() if k.startswith("train/")),
             "deeplift_logged_cpu_s": sum(v for k, v in logged.items() if k.startswith("deeplift/")),
-            "logged_cpu_s": logged})
+            "logged_cpu_s": logged, "logged_peak_rss_mb": logged_rss})
     print(workdir.name, {k: v for k, v in result.items() if k != "job_benchmarks"}, flush=True)
     return result
 
