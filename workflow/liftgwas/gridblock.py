@@ -1,4 +1,6 @@
-"""Block jobs of the grid: one job trains (or attributes) every cell of a dataset x trait.
+"""Block jobs of the grid: one job trains (or attributes) every cell of a dataset x trait
+(by default; ``training.block_by`` gives each architecture, ..., each cell a job of its own:
+workflow/rules/common.smk. This module trains whatever cells a job lists).
 
 Why blocks: the paper grid is 1,600 cells of ~5 s of work each; as one job per cell it
 is 3,200 cluster jobs of mostly start-up (interpreter, torch, data load). One job per
