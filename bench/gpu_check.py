@@ -17,6 +17,15 @@ Measured on ``--device`` (default: cuda when available, else cpu):
                  streamed, under precision fp32 / tf32 / bf16 (device_decode.autocast)
   deeplift     deeplift_scores over the validation split with deeplift.chunk_size 512 vs the
                chunk device_decode.attribution_chunk_size picks: samples/s and the chunk
+  grid_block   the paper grid's 16 cells of one seed (4 architectures x 4 L1) as one block job
+               runs them (train.train_models, training.resident auto, ``--epochs`` epochs; then
+               deeplift_scores_many): seconds per cell-epoch and per attributed model, and the
+               paper grid (1,600 grid + 100 retraining cells, 12.7 epochs per cell as measured
+               on the CPU in bench/results/grid_blocking.json) projected in GPU-minutes
+  recall       top-20 recall of the synthetic trait's 20 causal SNPs, per precision (fp32, tf32,
+               bf16) and seed (1-3), for one 64x128 cell with L1 = 1 at the paper's max_epochs 100
+               and patience 10 (``--recall-epochs``), with its validation log-likelihood:
+               whether TF32 or bf16 move recall beyond seed noise
   projection   UK Biobank chromosome 10 (413,173 x 336,814), the README's 370 training jobs
                of E = 20 epochs: resident fp32 step time per sample scaled by M (compute-bound,
                an extrapolation, labelled as one)
@@ -39,19 +48,24 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
+import pandas as pd
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from liftgwas import device_decode as dd  # noqa: E402
-from liftgwas.attribution import deeplift_scores  # noqa: E402
+from liftgwas.attribution import deeplift_scores, deeplift_scores_many  # noqa: E402
 from liftgwas.data import SplitData, TrainingData  # noqa: E402
 from liftgwas.genostore import GenotypeStore  # noqa: E402
 from liftgwas.model import GenotypeModel  # noqa: E402
 from liftgwas.plink import encode_bed_block  # noqa: E402
-from liftgwas.train import TrainSettings, data_loss, train_model  # noqa: E402
+from liftgwas.recall import topk_recall  # noqa: E402
+from liftgwas.train import TrainSettings, data_loss, train_model, train_models, training_reference  # noqa: E402
 
+# config/paper-simulation.yaml: 20 datasets x (80 grid cells + 5 retraining seeds)
+PAPER_GRID = {"archs": ["64x128", "64x256", "128x128", "128x256"], "l1": [0.01, 0.1, 1, 10], "cells": 1_700,
+              "epochs_per_cell": 12.7}  # the mean of bench/results/grid_blocking.json's 16 cells
 UKB = {"n_samples": 413_173, "n_snps": 336_814, "train": 206_587, "early_stop": 103_293, "jobs": 370, "epochs": 20}
 
 
@@ -86,7 +100,55 @@ def synthetic_data(directory: Path, n: int, m: int, seed: int = 0) -> TrainingDa
     for k, name in enumerate(("train", "early_stop", "validation")):
         rows = np.sort(order[cut[k] : cut[k + 1]]).astype(np.int64)
         splits[name] = SplitData(rows=rows, y=y[rows], covariates=np.zeros((len(rows), 0), dtype=np.float32))
-    return TrainingData(store=store, kind="binary", splits=splits, covariate_names=[])
+    data = TrainingData(store=store, kind="binary", splits=splits, covariate_names=[])
+    return data, np.sort(causal)
+
+
+def paper_settings(arch: str, l1: float, seed: int, epochs: int, patience: int, precision: str = "fp32"):
+    return TrainSettings(arch=arch, l1=l1, l1_scaling="sum_over_n_train", seed=seed, batch_size=128,
+                         learning_rate=1e-3, max_epochs=epochs, patience=patience, precision=precision)
+
+
+def grid_block(data: TrainingData, device: torch.device, epochs: int) -> dict:
+    settings = [paper_settings(a, l1, 1, epochs, epochs) for a in PAPER_GRID["archs"] for l1 in PAPER_GRID["l1"]]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    sync(device)
+    t = time.perf_counter()
+    trained = train_models(data, settings, device=device, resident="auto")
+    sync(device)
+    train_s = time.perf_counter() - t
+    cell_epochs = sum(m["epochs_run"] for _, m in trained)
+    reference = training_reference(data, device)
+    t = time.perf_counter()
+    deeplift_scores_many([m for m, _ in trained], data, [reference] * len(trained), device=device,
+                         seeds=[1] * len(trained))
+    sync(device)
+    deeplift_s = time.perf_counter() - t
+    per_cell_epoch, per_model = train_s / cell_epochs, deeplift_s / len(trained)
+    minutes = PAPER_GRID["cells"] * (PAPER_GRID["epochs_per_cell"] * per_cell_epoch + per_model) / 60
+    return {"cells": len(trained), "cell_epochs": cell_epochs, "train_s": train_s, "deeplift_s": deeplift_s,
+            "seconds_per_cell_epoch": per_cell_epoch, "deeplift_seconds_per_model": per_model,
+            "resident": data.resident is not None, **memory(device),
+            "paper_grid_projection_minutes": minutes,
+            "projection": "1,700 cells x (12.7 epochs x seconds per cell-epoch + one DeepLIFT), at the block's "
+                          "rate; job start-up and the data stages (simulation, GWAS) not included"}
+
+
+def recall_by_precision(data: TrainingData, causal: np.ndarray, device: torch.device, epochs: int) -> dict:
+    ids = [f"v{j}" for j in range(data.n_snps)]
+    causal_ids = [ids[j] for j in causal]
+    out = {}
+    for precision in dd.PRECISIONS:
+        settings = [paper_settings("64x128", 1.0, seed, epochs, min(10, epochs), precision) for seed in (1, 2, 3)]
+        trained = train_models(data, settings, device=device, resident="auto")
+        reference = training_reference(data, device)
+        results = deeplift_scores_many([m for m, _ in trained], data, [reference] * 3, device=device, seeds=[1, 2, 3])
+        out[precision] = [
+            {"seed": s.seed, "recall": topk_recall(pd.Series(r.score, index=ids), causal_ids, len(causal_ids)),
+             "validation_loglik": m["validation_loglik"], "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"]}
+            for s, (_, m), r in zip(settings, trained, results)]
+    return out
 
 
 def check_decode(device: torch.device, m: int) -> dict:
@@ -150,12 +212,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--snps", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--tiny", action="store_true", help="CPU smoke sizes: 1,000 x 512, 1 epoch")
+    parser.add_argument("--recall-epochs", type=int, default=100, help="max_epochs of the recall cells (patience 10)")
+    parser.add_argument("--tiny", action="store_true", help="CPU smoke sizes: 1,000 x 512, 1 epoch (2 for recall)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     device = dd.normalize_device(args.device)
     if args.tiny:
-        args.samples, args.snps, args.epochs = 1000, 512, 1
+        args.samples, args.snps, args.epochs, args.recall_epochs = 1000, 512, 1, 2
     output = args.output or (ROOT / "bench/results/gpu_check.json" if device.type == "cuda" else Path("/tmp/gpu_check_cpu.json"))
     load_before, wall0, cpu0 = os.getloadavg(), time.perf_counter(), time.process_time()
     work = ROOT / "bench/work/gpu_check"
@@ -168,7 +231,7 @@ def main() -> None:
     }
     try:
         result["decode"] = check_decode(device, args.snps)
-        data = synthetic_data(work, args.samples, args.snps)
+        data, causal = synthetic_data(work, args.samples, args.snps)
         result["packed_gib"] = data.packed_bytes / 2**30
         settings = TrainSettings(arch="128x256", l1=1.0, l1_scaling="sum_over_n_train", seed=1, batch_size=128,
                                  learning_rate=1e-3, max_epochs=args.epochs, patience=args.epochs)
@@ -208,6 +271,9 @@ def main() -> None:
             seconds = time.perf_counter() - t
             deeplift[label] = {"seconds": seconds, "samples_per_s": n_val / seconds, **memory(device)}
         result["deeplift"] = deeplift
+        result["grid_block"] = grid_block(data, device, args.epochs)
+        data.make_resident(device, "never")
+        result["recall"] = recall_by_precision(data, causal, device, args.recall_epochs)
         step = train["steps_resident_always_fp32"]
         per_sample = 1 / step["samples_per_s"] * UKB["n_snps"] / args.snps
         samples = UKB["jobs"] * ((UKB["train"] + UKB["early_stop"]) * UKB["epochs"] + UKB["n_samples"] + UKB["train"])
