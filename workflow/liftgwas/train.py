@@ -273,10 +273,6 @@ def _epoch_order(seed: int, epoch: int, n: int, y: np.ndarray | None = None, rat
     return torch.randperm(n, generator=g).numpy()
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    write_torch(path, state)
-
-
 def train_model(
     data: TrainingData,
     settings: TrainSettings,
@@ -508,7 +504,7 @@ def _train_models(data, settings, checkpoint_paths, device, stop_after_epochs, o
                 state["best_loss"], state["best_epoch"],
             )
             if cell.checkpoint_path:
-                _save_checkpoint(
+                write_torch(
                     cell.checkpoint_path,
                     {"fingerprint": cell.fingerprint, "model": cell.model.state_dict(),
                      "optimizer": cell.optimizer.state_dict(),
