@@ -133,7 +133,7 @@ def job_benchmarks(workdir: Path) -> dict:
 _USAGE = re.compile(r"job resources: CPU ([0-9.]+) s.*peak RSS ([0-9.]+) MB")
 
 
-def logged_cpu(workdir: Path) -> tuple[dict, dict]:
+def logged_usage(workdir: Path) -> tuple[dict, dict]:
     """CPU seconds and peak RSS MB of every train/DeepLIFT job from its log's last line (runlog.log_usage:
     the kernel's count at exit). The benchmark files' cpu_time is sampled (every 0.5 s for
     15 s, then every 30 s) and misses what a job spends after its last sample; code older
@@ -143,8 +143,8 @@ def logged_cpu(workdir: Path) -> tuple[dict, dict]:
         for path in sorted((workdir / "logs" / rule).rglob("*.log")):
             found = _USAGE.findall(path.read_text())
             if found:
-                jobs[f"{rule}/{path.relative_to(workdir / 'logs' / rule)}"] = float(found[-1][0])
-                peaks[f"{rule}/{path.relative_to(workdir / 'logs' / rule)}"] = float(found[-1][1])
+                name = f"{rule}/{path.relative_to(workdir / 'logs' / rule)}"
+                jobs[name], peaks[name] = float(found[-1][0]), float(found[-1][1])
     return jobs, peaks
 
 
@@ -203,7 +203,7 @@ def run_mode(snakefile: Path, workdir: Path, data: Path, targets: list[str], con
     run_snakemake(snakefile, workdir, configfile, "--rerun-triggers=mtime", *targets)
     wall, cpu = time.monotonic() - t0, children_cpu() - cpu0
     jobs = job_benchmarks(workdir)
-    logged, logged_rss = logged_cpu(workdir)
+    logged, logged_rss = logged_usage(workdir)
     n_cells = len(targets)
     result = {
         "jobs": len(jobs), "wall_s": wall, "cpu_s": cpu, "wall_s_per_cell": wall / n_cells,

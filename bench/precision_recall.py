@@ -38,7 +38,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 sys.path.insert(0, str(ROOT / "bench"))
-from grid_throughput import children_cpu, export_revision, logged_cpu, run_snakemake  # noqa: E402
+from grid_throughput import children_cpu, export_revision, logged_usage, run_snakemake  # noqa: E402
 from liftgwas.atomic import write_json  # noqa: E402
 from liftgwas.recall import recall_runs  # noqa: E402
 
@@ -109,7 +109,7 @@ def main(argv=None) -> None:
                  "truth": str(workdir / f"results/{d}/truth.tsv")} for d, seed in cells]
         recalls = recall_runs(runs, config["recall"]["top_k"])
         metrics = {c: json.loads((workdir / run_dirs[c] / "metrics.json").read_text()) for c in cells}
-        train_cpu = sum(v for k, v in logged_cpu(workdir)[0].items() if k.startswith("train/"))
+        train_cpu = sum(v for k, v in logged_usage(workdir)[0].items() if k.startswith("train/"))
         report["modes"][precision] = {
             "wall_s": time.monotonic() - t0, "cpu_s": children_cpu() - cpu0, "train_jobs_cpu_s": train_cpu,
             "load_before": load0, "load_after": os.getloadavg(),
